@@ -1,0 +1,7 @@
+"""Audio encoders: clips in, embeddings out."""
+
+from ._registry import available_models
+from ._tfhub import ModelUnavailableError
+from ._transformer import EncoderInfo, EncoderTransformer
+
+__all__ = ["EncoderInfo", "EncoderTransformer", "ModelUnavailableError", "available_models"]

@@ -1,0 +1,194 @@
+"""Turning what users pass as ``X`` into validated mono 16 kHz clips.
+
+``X`` may hold file paths or waveforms; paths are decoded lazily, chunk by
+chunk, so a large pool never sits in memory as audio all at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._registry import MODEL_SAMPLE_RATE
+
+_INT_SCALES = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+def as_clip_list(X):
+    """Split ``X`` into a list of clips: ``str`` paths or 1-D numpy arrays.
+
+    Only the container is checked here; samples are checked by
+    :func:`prepare_waveform` and files by :func:`read_audio_file`.
+    """
+    if isinstance(X, (str, os.PathLike)):
+        raise ValueError(
+            f"X must be a list of clips, got a single path {os.fspath(X)!r}; "
+            "wrap it in a list: [path]."
+        )
+    if hasattr(X, "iloc") and hasattr(X, "columns"):  # pandas DataFrame
+        if X.shape[1] != 1 and any(dt == object or str(dt) in ("string", "str") for dt in X.dtypes):
+            raise ValueError(
+                f"X is a DataFrame with {X.shape[1]} columns; pass the single column that "
+                "holds the paths or clips, e.g. X['path']."
+            )
+        if X.shape[1] == 1:
+            X = X.iloc[:, 0]
+        else:
+            X = X.to_numpy()
+    if hasattr(X, "iloc"):  # pandas Series
+        X = X.tolist()
+    if isinstance(X, np.ndarray):
+        if X.dtype.kind in "biufc" and X.ndim == 2:
+            if X.shape[0]:
+                _check_array_clip(X[0], 0)
+            return list(X)
+        if X.dtype.kind in "biufc" and X.ndim == 1:
+            raise ValueError(
+                f"X is a 1-D numeric array of shape {X.shape}, which is ambiguous: pass one "
+                "clip as X[np.newaxis, :] or [x], several equal-length clips as a 2-D array "
+                "(n_clips, n_samples), or clips of different lengths as a list of 1-D arrays."
+            )
+        if X.ndim != 1:
+            raise ValueError(
+                f"X has shape {X.shape}; expected a 2-D array (n_clips, n_samples), a list of "
+                "1-D waveforms or a list of file paths."
+            )
+        X = list(X)
+    if not isinstance(X, (list, tuple)):
+        try:
+            X = list(X)
+        except TypeError:
+            raise TypeError(
+                f"X must be a list of file paths or waveforms, got {type(X).__name__}."
+            ) from None
+    clips = []
+    for i, item in enumerate(X):
+        if isinstance(item, (str, os.PathLike)):
+            clips.append(os.fspath(item))
+        elif isinstance(item, (np.ndarray, list, tuple)):
+            clips.append(_check_array_clip(np.asarray(item), i))
+        else:
+            raise TypeError(
+                f"X[{i}] is of type {type(item).__name__}; each clip must be a file path "
+                "or a 1-D array of samples."
+            )
+    if not clips:
+        raise ValueError("X contains no clips (0 samples); pass at least one path or waveform.")
+    return clips
+
+
+def _check_array_clip(x, index):
+    """Shape and dtype checks that cost nothing; samples are checked later."""
+    if x.ndim != 1:
+        raise ValueError(
+            f"X[{index}] has shape {x.shape}; each clip must be a 1-D mono waveform "
+            "(average the channels first, e.g. x.mean(axis=0))."
+        )
+    if x.size == 0:
+        raise ValueError(f"X[{index}] is empty (0 samples); remove it or pass real audio.")
+    if x.dtype not in _INT_SCALES and x.dtype.kind != "f":
+        raise ValueError(
+            f"X[{index}] has dtype {x.dtype}; pass float samples in [-1, 1] or int16/int32 PCM."
+        )
+    return x
+
+
+def prepare_waveform(x, index, sample_rate):
+    """Validate one in-memory clip and return it as float32 mono at 16 kHz."""
+    x = _check_array_clip(np.asarray(x), index)
+    if x.dtype in _INT_SCALES:
+        x = x.astype(np.float32) / np.float32(_INT_SCALES[x.dtype])
+    elif x.dtype.kind == "f":
+        x = x.astype(np.float32, copy=False)
+        if not np.isfinite(x).all():
+            bad = int(np.flatnonzero(~np.isfinite(x))[0])
+            raise ValueError(
+                f"X[{index}] contains NaN or infinite samples (first at sample {bad}); "
+                "clean or drop this clip."
+            )
+    return resample(x, sample_rate)
+
+
+def resample(x, sample_rate):
+    if sample_rate == MODEL_SAMPLE_RATE:
+        return x
+    import librosa
+
+    return librosa.resample(
+        x, orig_sr=sample_rate, target_sr=MODEL_SAMPLE_RATE, res_type="soxr_hq"
+    ).astype(np.float32, copy=False)
+
+
+def read_audio_file(path, index):
+    """Decode a file to float32 mono at 16 kHz, with errors naming the file."""
+    if not os.path.isfile(path):
+        what = "is a directory, not an audio file" if os.path.isdir(path) else "does not exist"
+        raise FileNotFoundError(
+            f"Audio file {path!r} (X[{index}]) {what}; check the path or remove it from X."
+        )
+    import soundfile
+
+    try:
+        data, sr = soundfile.read(path, dtype="float32", always_2d=True)
+        data = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    except Exception as sf_error:  # formats libsndfile cannot read: try audioread
+        try:
+            import warnings
+
+            import librosa
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data, sr = librosa.load(path, sr=None, mono=True, dtype=np.float32)
+        except Exception:
+            raise ValueError(
+                f"Could not read audio file {path!r} (X[{index}]): {sf_error}. The file is "
+                "unreadable or corrupt; convert it to WAV or FLAC, or remove it from X."
+            ) from None
+    if data.size == 0:
+        raise ValueError(
+            f"Audio file {path!r} (X[{index}]) contains no samples; remove it from X."
+        )
+    if not np.isfinite(data).all():
+        raise ValueError(
+            f"Audio file {path!r} (X[{index}]) contains NaN or infinite samples; "
+            "re-export it or remove it from X."
+        )
+    return resample(np.ascontiguousarray(data), sr)
+
+
+def load_clip(clip, index, sample_rate):
+    """A clip (path or array) as a float32 mono 16 kHz waveform."""
+    if isinstance(clip, str):
+        return read_audio_file(clip, index)
+    return prepare_waveform(clip, index, sample_rate)
+
+
+def clip_key(clip, index, sample_rate):
+    """A 16-byte content key for the embedding cache.
+
+    Arrays are keyed by their samples (and dtype, shape and sample rate); files
+    by absolute path, size and modification time, so that a warm pass over a
+    large pool costs one ``stat`` per file and a rewritten file is embedded
+    again.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    if isinstance(clip, str):
+        try:
+            st = os.stat(clip)
+        except OSError:
+            raise FileNotFoundError(
+                f"Audio file {clip!r} (X[{index}]) does not exist; check the path or "
+                "remove it from X."
+            ) from None
+        h.update(b"file\0")
+        h.update(str(Path(clip).resolve()).encode("utf8", "surrogateescape"))
+        h.update(f"\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    else:
+        x = np.ascontiguousarray(clip)
+        h.update(f"array\0{x.dtype.str}\0{x.shape}\0{sample_rate}\0".encode())
+        h.update(memoryview(x).cast("B") if x.size else b"")
+    return h.digest()

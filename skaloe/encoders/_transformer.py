@@ -1,0 +1,519 @@
+"""EncoderTransformer: audio clips in, one embedding per clip out."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._audio import as_clip_list, clip_key, load_clip
+from ._cache import EmbeddingStore, memory_location
+from ._registry import (
+    CALL_CONVENTIONS,
+    MODEL_SPECS,
+    POOLINGS,
+    is_url,
+    looks_like_kaggle_id,
+    normalize_handle,
+    spec_for_handle,
+)
+from ._runners import ModelRunner, SpectralRunner, _parallel_map
+
+_CHUNK = 2048  # clips decoded and embedded at a time (and written as one cache shard)
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """What an :class:`EncoderTransformer` resolved its ``model`` to (``encoder_``).
+
+    Holds no TensorFlow object: loaded models live in a per-process cache.
+    """
+
+    name: str
+    kind: str  # "spectral", "savedmodel" or "callable"
+    source: object
+    call: str
+    output_key: object
+    pooling: object  # None when the model pools over time inside
+    min_length: int
+    dim: object  # int, or None until the model has run once
+    identity: dict = field(repr=False, compare=False)
+
+
+def _callable_fingerprint(func):
+    """A stable content hash of a callable for the cache, or None."""
+    import joblib
+
+    code = getattr(func, "__code__", None)
+    try:
+        if code is not None:
+            closure = tuple(c.cell_contents for c in (func.__closure__ or ()))
+            return joblib.hash(
+                (func.__module__, func.__qualname__, code.co_code, code.co_consts,
+                 func.__defaults__, closure)
+            )
+        return joblib.hash(func)
+    except Exception:
+        return None
+
+
+def _savedmodel_fingerprint(folder):
+    h = hashlib.sha1()
+    for name in ("saved_model.pb", "saved_model.pbtxt", "variables/variables.index"):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    return h.hexdigest()
+
+
+def _unknown_model_error(model):
+    names = ", ".join(MODEL_SPECS)
+    return ValueError(
+        f"Unknown model {model!r}. Use one of the names {names}; a tfhub.dev or "
+        "kaggle.com/models URL; a Kaggle model id such as 'google/trillsson/tensorFlow2/5'; "
+        "the folder of a TensorFlow SavedModel; or a Python callable. "
+        "See skaloe.encoders.available_models()."
+    )
+
+
+def resolve_encoder(model, output_key, call_convention, pooling, min_length):
+    """Turn the ``model`` parameter and its options into an :class:`EncoderInfo`."""
+    spec, source, kind, identity = None, model, None, {}
+    if callable(model) and not isinstance(model, (str, os.PathLike)):
+        kind = "callable"
+        name = getattr(model, "__qualname__", type(model).__name__)
+        fingerprint = _callable_fingerprint(model)
+        identity = {"name": "callable", "callable": f"{name}:{fingerprint}"} if fingerprint else None
+    else:
+        text = os.fspath(model)
+        if text.lower() in MODEL_SPECS:
+            spec = MODEL_SPECS[text.lower()]
+            name = spec.name
+        elif is_url(text) or looks_like_kaggle_id(text):
+            spec = spec_for_handle(text)
+            name = spec.name if spec else text
+            source = text
+            if spec is None:
+                identity = {"name": "handle", "handle": normalize_handle(text)}
+        elif os.path.isdir(text):
+            kind, name = "savedmodel", text
+            identity = {"name": "savedmodel", "savedmodel": _savedmodel_fingerprint(text)}
+        elif os.sep in text or (os.altsep and os.altsep in text) or text.startswith("."):
+            raise FileNotFoundError(
+                f"model={text!r} looks like a folder but does not exist; pass the folder of a "
+                "TensorFlow SavedModel (it holds saved_model.pb), or a model name."
+            )
+        else:
+            raise _unknown_model_error(text)
+        if spec is not None:
+            kind = "spectral" if spec.kind == "spectral" else "savedmodel"
+            identity = {"name": spec.name}
+            if spec.kind == "tfhub" and source == model and model.lower() == spec.name:
+                source = spec.handles  # the alias: try each handle form
+        elif kind is None:
+            kind = "savedmodel"
+
+    if spec is not None:
+        if output_key is None:
+            output_key = spec.default_output
+        elif output_key not in spec.outputs:
+            raise ValueError(
+                f"output_key={output_key!r} is not an output of {spec.name}; its outputs are "
+                f"{list(spec.outputs)}."
+            )
+        call = spec.call if call_convention == "auto" else call_convention
+        base_dim = spec.outputs[output_key]
+        pools_inside = spec.pools_inside
+        default_pooling = spec.default_pooling
+        min_len = spec.min_length if min_length == "auto" else min_length
+    else:
+        call = call_convention  # "auto" for SavedModels is read from the signature at load
+        if call == "auto" and kind == "callable":
+            call = "waveform"
+        base_dim, pools_inside, default_pooling = None, False, "mean"
+        min_len = 0 if min_length == "auto" else min_length
+
+    if pools_inside:
+        if pooling not in ("auto", "mean"):
+            raise ValueError(
+                f"Model {spec.name} returns one embedding per clip (it pools over time "
+                f"inside), so pooling={pooling!r} does not apply; use pooling='auto'."
+            )
+        pool = None
+    else:
+        pool = default_pooling if pooling == "auto" else pooling
+    dim = None
+    if base_dim is not None:
+        dim = base_dim * 2 if pool == "mean+std" and spec.kind != "spectral" else base_dim
+        if spec.kind == "spectral":
+            n = spec.extra["n_mfcc"] or spec.extra["n_mels"]
+            dim = n * (2 if pool == "mean+std" else 1)
+    if identity is not None:
+        identity = {
+            **identity,
+            "call": call,
+            "output_key": output_key,
+            "pooling": pool,
+            "min_length": min_len,
+        }
+    return EncoderInfo(
+        name=name,
+        kind=kind,
+        source=source,
+        call=call,
+        output_key=output_key,
+        pooling=pool,
+        min_length=min_len,
+        dim=dim,
+        identity=identity,
+    )
+
+
+class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Embed audio clips with a frozen pretrained encoder.
+
+    Turns each clip (a file path or a waveform) into one float32 vector, with a
+    TF-Hub model such as TRILLsson (the encoder of ALOE) or the built-in,
+    offline log-mel / MFCC statistics encoder. ``fit`` learns nothing; it only
+    checks the parameters. Embeddings can be cached on disk across processes
+    with ``memory``.
+
+    Read more in the :ref:`User Guide <encoders>`.
+
+    Parameters
+    ----------
+    model : str, path-like or callable, default="mfcc"
+        The encoder:
+
+        - a name from :func:`~skaloe.encoders.available_models`:
+          ``"trillsson1"`` ... ``"trillsson5"``, ``"trill"``, ``"trill-distilled"``,
+          ``"frill"``, ``"yamnet"``, ``"vggish"`` (downloaded from TF-Hub on
+          first use, or read from ``TFHUB_CACHE_DIR``), or the built-in offline
+          encoders ``"mfcc"`` and ``"logmel"``;
+        - a tfhub.dev or kaggle.com/models URL (the known models are recognised
+          under their current, legacy and Kaggle handles), or a Kaggle model id
+          such as ``"google/trillsson/tensorFlow2/5"`` (needs ``kagglehub``);
+        - the folder of a TensorFlow SavedModel;
+        - a Python callable that maps a float32 waveform at 16 kHz to an
+          embedding ``(dim,)`` or per-frame embeddings ``(n_frames, dim)``.
+
+    output_key : str, int or None, default=None
+        Which output holds the embedding: a dict key (``"embedding"``,
+        ``"layer19"``), a tuple position (YAMNet: 1) or None for a bare tensor.
+        None picks the named model's default (TRILL: ``"layer19"``), or for
+        other models ``"embedding"`` or the only output.
+
+    call_convention : {"auto", "batch", "keywords", "batch-of-one", "waveform"}, \
+            default="auto"
+        How the model takes audio: ``"batch"`` ``m(x)`` with ``x`` of shape
+        ``[batch, time]`` and one vector per clip out (TRILLsson);
+        ``"keywords"`` ``m(samples=x, sample_rate=16000)`` with 1-D ``x`` (TRILL);
+        ``"batch-of-one"`` ``m(x[None])`` (FRILL); ``"waveform"`` ``m(x)`` with
+        1-D ``x`` (YAMNet, VGGish, callables). ``"auto"`` uses the named
+        model's convention or reads it from the SavedModel's signature.
+
+    pooling : {"auto", "mean", "max", "mean+std"}, default="auto"
+        How per-frame embeddings become one vector per clip. ``"auto"`` is
+        ``"mean"`` for frame-level models, ``"mean+std"`` for the spectral
+        statistics encoders, and nothing for models that pool inside
+        (TRILLsson), which accept only ``"auto"`` or ``"mean"``.
+
+    min_length : "auto" or int, default="auto"
+        Clips shorter than this many samples (at 16 kHz) are mirror-padded to
+        it. ``"auto"`` uses the model's minimum (VGGish 15600, FRILL 15360,
+        spectral encoders 400, otherwise 0).
+
+    sample_rate : int, default=16000
+        Sample rate of waveforms given as arrays; they are resampled to
+        16 kHz. Files carry their own rate.
+
+    batch_size : int, default=32
+        Clips per model call for ``call_convention="batch"``. Only clips of
+        equal length share a batch, so results never depend on it.
+
+    memory : str, path-like, joblib.Memory or None, default=None
+        Folder of a persistent embedding cache (a ``joblib.Memory`` gives its
+        ``location``). Entries are keyed by the model's identity, the encoder
+        parameters and each clip's content (files: path, size and modification
+        time), so a changed file is embedded again. Several processes may fill
+        the same cache at once.
+
+    n_jobs : int or None, default=None
+        Threads for decoding files, hashing clips and running the spectral
+        encoder. None means 1, -1 all cores.
+
+    timeout : float, default=10.0
+        Seconds to wait for a TF-Hub or Kaggle server before failing with a
+        message on how to work offline.
+
+    verbose : int, default=0
+        Show a progress bar on stderr when more than 0.
+
+    Attributes
+    ----------
+    encoder_ : EncoderInfo
+        What ``model`` resolved to: name, kind, call convention, output key,
+        pooling, minimum length and embedding dimension (None until known).
+
+    n_features_in_ : int
+        Samples per clip, set only when fit on a 2-D array; clips of any length
+        are accepted by ``transform``.
+
+    See Also
+    --------
+    skaloe.encoders.available_models : The names ``model`` accepts.
+
+    Notes
+    -----
+    TensorFlow is imported the first time a TF-Hub or SavedModel encoder has to
+    run, never on ``import skaloe``. A loaded model is shared by all
+    transformers of the process and is never part of a clone or a pickle.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skaloe import EncoderTransformer
+    >>> rng = np.random.default_rng(0)
+    >>> clips = rng.uniform(-0.5, 0.5, size=(3, 16000)).astype(np.float32)
+    >>> emb = EncoderTransformer(model="mfcc").fit_transform(clips)
+    >>> emb.shape, emb.dtype
+    ((3, 40), dtype('float32'))
+    """
+
+    _parameter_constraints: dict = {
+        "model": [str, os.PathLike, callable],
+        "output_key": [None, str, Interval(Integral, 0, None, closed="left")],
+        "call_convention": [StrOptions({"auto", *CALL_CONVENTIONS})],
+        "pooling": [StrOptions({"auto", *POOLINGS})],
+        "min_length": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+        "sample_rate": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
+        "n_jobs": [None, Integral],
+        "timeout": [Interval(Real, 0, None, closed="neither")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        model="mfcc",
+        *,
+        output_key=None,
+        call_convention="auto",
+        pooling="auto",
+        min_length="auto",
+        sample_rate=16000,
+        batch_size=32,
+        memory=None,
+        n_jobs=None,
+        timeout=10.0,
+        verbose=0,
+    ):
+        self.model = model
+        self.output_key = output_key
+        self.call_convention = call_convention
+        self.pooling = pooling
+        self.min_length = min_length
+        self.sample_rate = sample_rate
+        self.batch_size = batch_size
+        self.memory = memory
+        self.n_jobs = n_jobs
+        self.timeout = timeout
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check the parameters and resolve ``model``; nothing is learned.
+
+        Parameters
+        ----------
+        X : list of paths or waveforms, or ndarray of shape (n_clips, n_samples)
+            The clips (only their container is checked here).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : EncoderTransformer
+        """
+        if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "iuf" or (
+            hasattr(X, "columns") and getattr(X, "shape", (0, 0))[1] > 1
+        ):
+            validate_data(self, X, reset=True, dtype=None, ensure_all_finite=True)
+        else:
+            as_clip_list(X)
+            for attr in ("n_features_in_", "feature_names_in_"):
+                if hasattr(self, attr):
+                    delattr(self, attr)
+        self.encoder_ = resolve_encoder(
+            self.model, self.output_key, self.call_convention, self.pooling, self.min_length
+        )
+        self._dim = self.encoder_.dim
+        return self
+
+    def transform(self, X):
+        """Embed clips.
+
+        Parameters
+        ----------
+        X : list of paths or waveforms, pandas Series, or ndarray
+            File paths (any format soundfile or librosa reads, resampled to
+            16 kHz mono), 1-D waveforms of any lengths, or a 2-D array of
+            equal-length clips; int16/int32 waveforms are scaled to [-1, 1].
+
+        Returns
+        -------
+        X_emb : ndarray of shape (n_clips, dim), float32
+        """
+        check_is_fitted(self)
+        clips = as_clip_list(X)
+        return self._embed(clips)
+
+    # -- internals -------------------------------------------------------
+
+    def _runner(self):
+        info = self.encoder_
+        if info.kind == "spectral":
+            spec = MODEL_SPECS[info.name]
+            return SpectralRunner(
+                spec.extra["n_mels"], spec.extra["n_mfcc"], info.pooling, info.min_length,
+                n_jobs=self.n_jobs,
+            )
+        if info.kind == "callable":
+            return ModelRunner(
+                lambda: info.source, info.call, info.output_key, info.pooling,
+                info.min_length, self.batch_size, repr(info.name), dim=info.dim,
+                tensorflow=False,
+            )
+        from . import _tfhub
+
+        runner = ModelRunner(
+            None, info.call, info.output_key, info.pooling, info.min_length,
+            self.batch_size, repr(info.name), dim=info.dim,
+        )
+
+        def get_model():
+            model = _tfhub.load_model(_pick_handle(info.source), timeout=self.timeout)
+            if runner.call == "auto":
+                call = _tfhub.infer_call_convention(model)
+                if call is None:
+                    raise ValueError(
+                        f"Cannot tell how to call the SavedModel {info.name!r} from its "
+                        "signature; set call_convention to one of "
+                        f"{CALL_CONVENTIONS}."
+                    )
+                runner.call = call
+            return model
+
+        runner.get_model = get_model
+        return runner
+
+    def _store(self):
+        location = memory_location(self.memory)
+        if location is None:
+            return None
+        if self.encoder_.identity is None:
+            warnings.warn(
+                f"Embeddings of model {self.encoder_.name!r} are not cached: the callable "
+                "cannot be fingerprinted. Pass a module-level function to cache them.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        return EmbeddingStore(location, self.encoder_.identity)
+
+    def _embed(self, clips):
+        n = len(clips)
+        store = self._store()
+        out = None
+        todo = np.arange(n)
+        keys = None
+        if store is not None:
+            keys = _parallel_map(
+                lambda i: clip_key(clips[i], i, self.sample_rate), range(n), self.n_jobs
+            )
+            first = {}
+            for i, k in enumerate(keys):
+                first.setdefault(k, i)
+            unique_keys = list(first)
+            found, rows = store.lookup(unique_keys)
+            unique_pos = np.fromiter(first.values(), dtype=np.intp, count=len(first))
+            if rows is not None:
+                out = np.empty((n, rows.shape[1]), dtype=np.float32)
+                out[unique_pos[found]] = rows
+            todo = unique_pos[~found]
+            if self.verbose:
+                print(
+                    f"[skaloe] {self.encoder_.name}: {int(found.sum())} of {len(unique_keys)} "
+                    f"distinct clips read from the cache {store.folder}",
+                    file=sys.stderr,
+                )
+        if len(todo):
+            runner = self._runner()
+            from tqdm.auto import tqdm
+
+            with tqdm(
+                total=len(todo), disable=not self.verbose, unit="clip",
+                desc=f"Embedding with {self.encoder_.name}", file=sys.stderr,
+            ) as bar:
+                for start in range(0, len(todo), _CHUNK):
+                    chunk = todo[start : start + _CHUNK]
+                    waves = _parallel_map(
+                        lambda i: load_clip(clips[i], i, self.sample_rate), list(chunk),
+                        self.n_jobs,
+                    )
+                    emb = runner.embed(waves, chunk)
+                    if out is None:
+                        out = np.empty((n, emb.shape[1]), dtype=np.float32)
+                    elif emb.shape[1] != out.shape[1]:
+                        raise ValueError(
+                            f"Model {self.encoder_.name!r} returned {emb.shape[1]}-d embeddings "
+                            f"but the cache holds {out.shape[1]}-d ones for it; clear "
+                            f"{store.folder if store else 'the cache'}."
+                        )
+                    out[chunk] = emb
+                    if store is not None:
+                        store.add([keys[i] for i in chunk], emb)
+                    bar.update(len(chunk))
+        if keys is not None and len(first) < n:  # repeated clips: copy from first occurrence
+            out[:] = out[[first[k] for k in keys]]
+        self._dim = out.shape[1]
+        return out
+
+    @property
+    def _n_features_out(self):
+        check_is_fitted(self)
+        if getattr(self, "_dim", None) is None:
+            # The dimension of this model is not declared: run it once on silence.
+            self._dim = self._runner().embed([np.zeros(16000, np.float32)], [0]).shape[1]
+        return self._dim
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = True
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.requires_fit = True
+        return tags
+
+
+def _pick_handle(source):
+    """For an alias, the first handle form already in the TF-Hub cache, else the current one."""
+    if isinstance(source, tuple):
+        from ._tfhub import cached_module_dir
+
+        for handle in source:
+            folder = cached_module_dir(handle)
+            if os.path.isdir(folder) and os.listdir(folder):
+                return handle
+        return source[0]
+    return os.fspath(source)
