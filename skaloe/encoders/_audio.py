@@ -28,6 +28,11 @@ def as_clip_list(X):
             f"X must be a list of clips, got a single path {os.fspath(X)!r}; "
             "wrap it in a list: [path]."
         )
+    if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            "Sparse input is not supported: X must hold audio (file paths or dense waveforms); "
+            "convert with X.toarray() if it really holds samples."
+        )
     if hasattr(X, "iloc") and hasattr(X, "columns"):  # pandas DataFrame
         if X.shape[1] != 1 and any(dt == object or str(dt) in ("string", "str") for dt in X.dtypes):
             raise ValueError(
@@ -40,14 +45,19 @@ def as_clip_list(X):
             X = X.to_numpy()
     if hasattr(X, "iloc"):  # pandas Series
         X = X.tolist()
+    if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
+        X = np.asarray(X)
     if isinstance(X, np.ndarray):
+        if X.dtype == object and X.ndim == 2:
+            X = X.astype(np.float64)  # a TypeError names a non-numeric entry
         if X.dtype.kind in "biufc" and X.ndim == 2:
             if X.shape[0]:
                 _check_array_clip(X[0], 0)
             return list(X)
         if X.dtype.kind in "biufc" and X.ndim == 1:
             raise ValueError(
-                f"X is a 1-D numeric array of shape {X.shape}, which is ambiguous: pass one "
+                f"Reshape your data: X is a 1-D numeric array of shape {X.shape}, which is "
+                "ambiguous. Pass one "
                 "clip as X[np.newaxis, :] or [x], several equal-length clips as a 2-D array "
                 "(n_clips, n_samples), or clips of different lengths as a list of 1-D arrays."
             )
@@ -89,9 +99,15 @@ def _check_array_clip(x, index):
         )
     if x.size == 0:
         raise ValueError(f"X[{index}] is empty (0 samples); remove it or pass real audio.")
-    if x.dtype not in _INT_SCALES and x.dtype.kind != "f":
+    if x.dtype.kind == "c":
         raise ValueError(
-            f"X[{index}] has dtype {x.dtype}; pass float samples in [-1, 1] or int16/int32 PCM."
+            f"Complex data not supported: X[{index}] has dtype {x.dtype}; pass real samples."
+        )
+    if x.dtype not in _INT_SCALES and x.dtype != np.uint8 and x.dtype.kind != "f":
+        raise ValueError(
+            f"X[{index}] has dtype {x.dtype}, which is not a PCM sample format; pass float "
+            "samples in [-1, 1] or int16, int32 or uint8 PCM (for 16-bit samples stored as "
+            "int64: x.astype(np.int16))."
         )
     return x
 
@@ -99,7 +115,9 @@ def _check_array_clip(x, index):
 def prepare_waveform(x, index, sample_rate):
     """Validate one in-memory clip and return it as float32 mono at 16 kHz."""
     x = _check_array_clip(np.asarray(x), index)
-    if x.dtype in _INT_SCALES:
+    if x.dtype == np.uint8:  # 8-bit PCM is unsigned, centred on 128
+        x = (x.astype(np.float32) - 128.0) / np.float32(128.0)
+    elif x.dtype in _INT_SCALES:
         x = x.astype(np.float32) / np.float32(_INT_SCALES[x.dtype])
     elif x.dtype.kind == "f":
         x = x.astype(np.float32, copy=False)

@@ -1,0 +1,356 @@
+"""Read and write audio datasets stored as one subfolder per class."""
+
+import numbers
+import os
+import warnings
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+
+__all__ = ["AUDIO_EXTENSIONS", "load_audio_folder", "save_audio_folder"]
+
+#: File extensions that :func:`load_audio_folder` looks for by default.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif", ".au")
+
+
+def _is_hidden(name):
+    return name.startswith(".")
+
+
+def _normalize_extensions(extensions):
+    if isinstance(extensions, (str, bytes)):
+        extensions = (extensions,)
+    normalized = []
+    for ext in extensions:
+        ext = str(ext).strip().lower()
+        if not ext:
+            raise ValueError(
+                f"extensions contains an empty string ({extensions!r}); "
+                "pass suffixes such as '.wav'."
+            )
+        normalized.append(ext if ext.startswith(".") else "." + ext)
+    if not normalized:
+        raise ValueError("extensions is empty; pass at least one suffix such as '.wav'.")
+    return tuple(dict.fromkeys(normalized))
+
+
+def _audio_files_in(class_dir, extensions):
+    """Sorted paths of audio files below ``class_dir``, hidden entries skipped."""
+    found = []
+    for root, dirs, files in os.walk(class_dir, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
+        for name in files:
+            if _is_hidden(name) or not name.lower().endswith(extensions):
+                continue
+            found.append(os.path.join(root, name))
+    # Sort on the path relative to the class folder so that the order does not
+    # depend on the file system's listing order.
+    return sorted(found, key=lambda p: os.path.relpath(p, class_dir).split(os.sep))
+
+
+def load_audio_folder(
+    container_path,
+    *,
+    extensions=AUDIO_EXTENSIONS,
+    categories=None,
+    shuffle=False,
+    random_state=None,
+    return_X_y=False,
+):
+    """List audio files stored in one subfolder per class.
+
+    The layout is the one of :func:`sklearn.datasets.load_files`::
+
+        container_path/
+            dog/
+                0001.wav
+                0002.wav
+            cat/
+                a.flac
+                ...
+
+    Each subfolder is a class; classes are numbered in the sorted order of the
+    subfolder names. Audio files are searched recursively inside each class
+    folder and matched by extension, ignoring case. Files and folders whose
+    name starts with ``"."`` are ignored. No audio is read: only the paths are
+    returned, ready to be passed to a feature extractor.
+
+    Parameters
+    ----------
+    container_path : str or path-like
+        Folder holding one subfolder per class.
+    extensions : sequence of str, default=(".wav", ".flac", ".ogg", ".mp3", \
+".m4a", ".aiff", ".aif", ".au")
+        File suffixes to keep (case-insensitive, the leading dot is optional).
+    categories : sequence of str, default=None
+        If given, only these subfolders are loaded. Unknown names raise a
+        ``ValueError``.
+    shuffle : bool, default=False
+        Whether to shuffle the files. Without shuffling, files are grouped by
+        class and sorted by path within a class.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator used when ``shuffle=True``.
+    return_X_y : bool, default=False
+        If True, return ``(filenames, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with attributes
+
+        filenames : ndarray of str, shape (n_files,)
+            Paths of the audio files.
+        target : ndarray of int64, shape (n_files,)
+            Class index of each file.
+        target_names : list of str
+            Class names (subfolder names); ``target_names[target[i]]`` is the
+            class of ``filenames[i]``.
+        DESCR : str
+            Short description of the dataset.
+
+    (filenames, target) : tuple
+        Returned instead when ``return_X_y=True``.
+
+    Warns
+    -----
+    UserWarning
+        When a class folder holds no file with one of the ``extensions``; that
+        class is skipped and the remaining classes are numbered contiguously.
+
+    See Also
+    --------
+    save_audio_folder : Write clips in this layout.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skaloe.datasets import load_audio_folder, save_audio_folder
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> X = np.zeros((4, 800), dtype=np.float32)
+    >>> _ = save_audio_folder(tmp.name, X, [0, 1, 0, 1], target_names=["no", "yes"])
+    >>> bunch = load_audio_folder(tmp.name)
+    >>> bunch.target_names
+    ['no', 'yes']
+    >>> bunch.target.tolist()
+    [0, 0, 1, 1]
+    >>> tmp.cleanup()
+    """
+    path = os.fspath(container_path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"Audio folder {path!r} does not exist; pass the folder that holds "
+            "one subfolder per class."
+        )
+    if not os.path.isdir(path):
+        raise NotADirectoryError(
+            f"{path!r} is not a directory; pass the folder that holds one "
+            "subfolder per class, not a file."
+        )
+    exts = _normalize_extensions(extensions)
+
+    available = sorted(
+        name
+        for name in os.listdir(path)
+        if not _is_hidden(name) and os.path.isdir(os.path.join(path, name))
+    )
+    if not available:
+        raise ValueError(
+            f"No class subfolders found in {path!r}; put the audio files of "
+            "each class in their own subfolder (e.g. "
+            f"{os.path.join(path, 'dog', 'clip.wav')!r})."
+        )
+
+    if categories is None:
+        folders = available
+    else:
+        if isinstance(categories, str):
+            categories = [categories]
+        requested = [str(c) for c in categories]
+        unknown = [c for c in requested if c not in available]
+        if unknown:
+            raise ValueError(
+                f"Unknown categories {unknown} in {path!r}; available class "
+                f"subfolders are {available}."
+            )
+        folders = [name for name in available if name in set(requested)]
+
+    files_per_class = {
+        name: _audio_files_in(os.path.join(path, name), exts) for name in folders
+    }
+    if not any(files_per_class.values()):
+        raise ValueError(
+            f"No audio files with extensions {list(exts)} found in the class "
+            f"subfolders of {path!r}; check the folder or pass the right "
+            "`extensions`."
+        )
+
+    filenames, target, target_names = [], [], []
+    for name in folders:
+        files = files_per_class[name]
+        if not files:
+            warnings.warn(
+                f"Class folder {os.path.join(path, name)!r} holds no audio "
+                f"files with extensions {list(exts)}; skipping class {name!r}.",
+                UserWarning,
+                stacklevel=2,
+            )
+            continue
+        filenames.extend(files)
+        target.extend([len(target_names)] * len(files))
+        target_names.append(name)
+
+    filenames = np.array(filenames, dtype=str)
+    target = np.array(target, dtype=np.int64)
+    if shuffle:
+        order = check_random_state(random_state).permutation(len(filenames))
+        filenames, target = filenames[order], target[order]
+
+    if return_X_y:
+        return filenames, target
+
+    descr = (
+        f"Audio files listed from {path!r}: {len(filenames)} files in "
+        f"{len(target_names)} classes ({', '.join(target_names)}), matched by "
+        f"extensions {', '.join(exts)}."
+    )
+    return Bunch(
+        filenames=filenames, target=target, target_names=target_names, DESCR=descr
+    )
+
+
+def _check_folder_name(name, label):
+    if (
+        not name
+        or name in (".", "..")
+        or _is_hidden(name)
+        or "/" in name
+        or (os.sep != "/" and os.sep in name)
+        or (os.altsep is not None and os.altsep in name)
+    ):
+        raise ValueError(
+            f"Class name {name!r} (label {label!r}) cannot be used as a folder "
+            "name; use names that are non-empty, do not start with '.', and "
+            "contain no path separator."
+        )
+    return name
+
+
+def save_audio_folder(directory, X, y, *, sample_rate=16000, target_names=None):
+    """Write clips as 16-bit WAV files in one subfolder per class.
+
+    Clip ``i`` is written to
+    ``directory/<class name>/<class name>_<i:05d>.wav``, which is the layout
+    read by :func:`load_audio_folder`. Folders are created as needed and
+    existing files with the same name are overwritten.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Root folder of the dataset.
+    X : ndarray of shape (n_clips, n_samples) or list of 1-D arrays
+        Clips. Floating-point clips are expected in [-1, 1] and are clipped to
+        that range; ``int16`` clips are written unchanged.
+    y : array-like of shape (n_clips,)
+        Labels. With ``target_names``, integer indices into it; otherwise the
+        class name of clip ``i`` is ``str(y[i])``.
+    sample_rate : int, default=16000
+        Sample rate written in the file headers, in Hz.
+    target_names : sequence of str, default=None
+        Names of the classes indexed by ``y``.
+
+    Returns
+    -------
+    filenames : ndarray of str, shape (n_clips,)
+        Paths of the written files, in the order of ``X``.
+
+    See Also
+    --------
+    load_audio_folder : List the files written by this function.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skaloe.datasets import save_audio_folder
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> X = np.zeros((3, 1600), dtype=np.float32)
+    >>> paths = save_audio_folder(tmp.name, X, ["up", "down", "up"])
+    >>> [os.path.relpath(p, tmp.name).replace(os.sep, "/") for p in paths]
+    ['up/up_00000.wav', 'down/down_00001.wav', 'up/up_00002.wav']
+    >>> tmp.cleanup()
+    """
+    import soundfile as sf
+
+    if (
+        not isinstance(sample_rate, numbers.Integral)
+        or isinstance(sample_rate, bool)
+        or sample_rate <= 0
+    ):
+        raise ValueError(
+            f"sample_rate must be a positive integer number of Hz, got {sample_rate!r}."
+        )
+    if isinstance(X, np.ndarray) and X.ndim != 2:
+        raise ValueError(
+            f"X must be a 2-D array (n_clips, n_samples) or a list of 1-D "
+            f"arrays, got an array with shape {X.shape}."
+        )
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one label per clip), got shape {y.shape}.")
+    y = y.tolist()
+    if len(X) != len(y):
+        raise ValueError(
+            f"X holds {len(X)} clips but y holds {len(y)} labels; pass one "
+            "label per clip."
+        )
+
+    names = []
+    for i, label in enumerate(y):
+        if target_names is not None:
+            if not isinstance(label, numbers.Integral) or isinstance(label, bool):
+                raise ValueError(
+                    f"y[{i}] = {label!r} is not an integer index into "
+                    "target_names; pass integer labels with target_names."
+                )
+            if not 0 <= label < len(target_names):
+                raise ValueError(
+                    f"y[{i}] = {label} is out of range for {len(target_names)} "
+                    "target_names."
+                )
+            name = str(target_names[label])
+        else:
+            name = str(label)
+        names.append(_check_folder_name(name, label))
+
+    clips = []
+    for i, clip in enumerate(X):
+        clip = np.asarray(clip)
+        if clip.ndim != 1:
+            raise ValueError(
+                f"Clip {i} has shape {clip.shape}; each clip must be a 1-D "
+                "mono signal."
+            )
+        if clip.size == 0:
+            raise ValueError(f"Clip {i} is empty; remove it or pass audio samples.")
+        if np.issubdtype(clip.dtype, np.floating):
+            clip = np.clip(clip, -1.0, 1.0)
+        elif clip.dtype not in (np.int16, np.int32):
+            raise ValueError(
+                f"Clip {i} has dtype {clip.dtype}; pass floating-point samples "
+                "in [-1, 1] or int16 PCM samples."
+            )
+        clips.append(clip)
+
+    root = os.fspath(directory)
+    filenames = []
+    for i, (name, clip) in enumerate(zip(names, clips)):
+        folder = os.path.join(root, name)
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{name}_{i:05d}.wav")
+        sf.write(path, clip, sample_rate, subtype="PCM_16", format="WAV")
+        filenames.append(path)
+    if not filenames:
+        os.makedirs(root, exist_ok=True)
+    return np.array(filenames, dtype=str)
