@@ -186,14 +186,14 @@ def load_clip(clip, index, sample_rate):
 
 
 def clip_key(clip, index, sample_rate):
-    """A 16-byte content key for the embedding cache.
+    """A 16-byte content key for the embedding cache (truncated SHA-256).
 
     Arrays are keyed by their samples (and dtype, shape and sample rate); files
     by absolute path, size and modification time, so that a warm pass over a
     large pool costs one ``stat`` per file and a rewritten file is embedded
     again.
     """
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.sha256()  # hardware-accelerated on current CPUs: ~1.5 GB/s a core
     if isinstance(clip, str):
         try:
             st = os.stat(clip)
@@ -209,4 +209,4 @@ def clip_key(clip, index, sample_rate):
         x = np.ascontiguousarray(clip)
         h.update(f"array\0{x.dtype.str}\0{x.shape}\0{sample_rate}\0".encode())
         h.update(memoryview(x).cast("B") if x.size else b"")
-    return h.digest()
+    return h.digest()[:16]

@@ -46,11 +46,26 @@ def group_by_length(waveforms):
 
 
 def _parallel_map(func, items, n_jobs):
-    if n_jobs in (None, 1) or len(items) < 2:
-        return [func(item) for item in items]
-    from joblib import Parallel, delayed
+    """``[func(x) for x in items]`` on ``n_jobs`` threads, in contiguous blocks.
 
-    return Parallel(n_jobs=n_jobs, prefer="threads")(delayed(func)(item) for item in items)
+    Decoding (libsndfile, soxr), hashing (hashlib) and numpy release the GIL,
+    so threads scale; blocks keep the per-task overhead negligible even for
+    100k cheap items.
+    """
+    items = list(items)
+    from joblib import effective_n_jobs
+
+    n_workers = min(effective_n_jobs(n_jobs), len(items))
+    if n_workers <= 1:
+        return [func(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_blocks = min(len(items), 4 * n_workers)
+    bounds = np.linspace(0, len(items), n_blocks + 1).astype(int)
+    blocks = [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    with ThreadPoolExecutor(n_workers) as pool:
+        results = pool.map(lambda block: [func(item) for item in block], blocks)
+        return [r for block in results for r in block]
 
 
 class SpectralRunner:
@@ -121,6 +136,23 @@ def select_output(raw, output_key, name):
     return np.asarray(raw)
 
 
+_TF_ERROR_NOISE = ("Graph execution error", "Detected at node", "<stack traces unavailable>")
+
+
+def _error_summary(exc):
+    """The line of an error message that says what went wrong.
+
+    TensorFlow graph errors start with "Graph execution error:" and a stack
+    trace; the cause (an assertion message, a shape mismatch) comes after.
+    """
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if line[0].isspace() or line.startswith(_TF_ERROR_NOISE):
+            continue
+        return line.strip()
+    return lines[0].strip() if lines else type(exc).__name__
+
+
 class ModelRunner:
     """A TensorFlow SavedModel or a Python callable with a call convention."""
 
@@ -144,7 +176,7 @@ class ModelRunner:
         try:
             return self._call(model, x)
         except Exception as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first_line = _error_summary(exc)
             where = f"X[{index}]" if np.ndim(x) == 1 else f"a batch of clips starting at X[{index}]"
             raise ValueError(
                 f"Model {self.name} failed on {where} ({np.shape(x)[-1]} samples, "
