@@ -123,17 +123,33 @@ def _resonator_filter(formants, bandwidths, tilt, sample_rate):
     return b, a
 
 
-def _synthesize(rng, n, sample_rate, f0, contour, shape, amp_var, breath, envelope):
-    """Glottal source: Rosenberg flow pulses plus pitch-synchronous aspiration."""
+def _glottal_source(
+    rng,
+    n,
+    sample_rate,
+    *,
+    f0,
+    declination,
+    vibrato,
+    open_quotient,
+    speed_quotient,
+    jitter,
+    shimmer,
+    breathiness,
+):
+    """Glottal flow: Rosenberg pulses plus pitch-synchronous aspiration noise.
+
+    ``f0`` is the starting pitch in Hz, lowered linearly by the fraction
+    ``declination`` over the clip and modulated by ``vibrato``, a
+    ``(depth, rate_hz, phase)`` triple.
+    """
     duration = n / sample_rate
-    decl, vib_depth, vib_rate, vib_phase = contour
-    open_q, speed_q, jitter = shape
-    shimmer = amp_var
+    vib_depth, vib_rate, vib_phase = vibrato
 
     def f0_at(t):
         return (
             f0
-            * (1.0 - decl * t / duration)
+            * (1.0 - declination * t / duration)
             * (1.0 + vib_depth * np.sin(2.0 * np.pi * vib_rate * t + vib_phase))
         )
 
@@ -160,16 +176,16 @@ def _synthesize(rng, n, sample_rate, f0, contour, shape, amp_var, breath, envelo
 
     # Rosenberg pulse: raised-cosine opening, quarter-cosine closing, then a
     # closed phase with no flow.
-    t_open = open_q * speed_q / (1.0 + speed_q)
-    t_close = open_q / (1.0 + speed_q)
+    t_open = open_quotient * speed_quotient / (1.0 + speed_quotient)
+    t_close = open_quotient / (1.0 + speed_quotient)
     flow = np.zeros(n)
     opening = phase < t_open
     flow[opening] = 0.5 - 0.5 * np.cos((np.pi / t_open) * phase[opening])
     closing = ~opening & (phase < t_open + t_close)
     flow[closing] = np.cos((0.5 * np.pi / t_close) * (phase[closing] - t_open))
     flow *= amplitudes[k]
-    aspiration = breath * rng.standard_normal(n) * (0.25 + flow)
-    return (flow + aspiration) * envelope
+    aspiration = breathiness * rng.standard_normal(n) * (0.25 + flow)
+    return flow + aspiration
 
 
 def make_vowels(
@@ -311,9 +327,9 @@ def make_vowels(
 
     # Per-clip parameters, drawn in one go.
     f0 = spk["f0"][speaker] * np.exp(rng.normal(0.0, 0.05, n_samples))
-    base = np.column_stack(
-        [_FORMANTS[target], np.full(n_samples, _F4)]
-    )
+    # Formants: vowel target, scaled by the speaker's vocal-tract length,
+    # shifted by the speaker's accent and perturbed per utterance.
+    base = np.column_stack([_FORMANTS[target], np.full(n_samples, _F4)])
     formants = (
         base
         * spk["vtl"][speaker, None]
@@ -345,17 +361,20 @@ def make_vowels(
             min(rise[i], 0.4 * (off - on)),
             min(fall[i], 0.4 * (off - on)),
         )
-        source = _synthesize(
+        source = _glottal_source(
             rng,
             n,
             sample_rate,
-            f0[i],
-            (declination[i], vib_depth[i], vib_rate[i], vib_phase[i]),
-            (spk["open_quotient"][s], spk["speed_quotient"][s], spk["jitter"][s]),
-            spk["shimmer"][s],
-            spk["breathiness"][s],
-            envelope,
+            f0=f0[i],
+            declination=declination[i],
+            vibrato=(vib_depth[i], vib_rate[i], vib_phase[i]),
+            open_quotient=spk["open_quotient"][s],
+            speed_quotient=spk["speed_quotient"][s],
+            jitter=spk["jitter"][s],
+            shimmer=spk["shimmer"][s],
+            breathiness=spk["breathiness"][s],
         )
+        source *= envelope
         b, a = _resonator_filter(formants[i], bandwidths[i], spk["tilt"][s], sample_rate)
         clip = lfilter(b, a, source)
         clip *= peak[i] / max(np.max(np.abs(clip)), 1e-12)
@@ -377,9 +396,7 @@ def make_vowels(
     if return_X_y:
         return data, target
 
-    length = (
-        f"{low:g} s" if fixed else f"between {low:g} and {high:g} s"
-    )
+    length = f"{low:g} s" if fixed else f"between {low:g} and {high:g} s"
     descr = (
         "Synthetic sustained vowels\n"
         "--------------------------\n"

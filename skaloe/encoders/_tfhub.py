@@ -87,10 +87,32 @@ def _offline_help(handle):
     )
 
 
+def _resolve_host(host, port, timeout):
+    # getaddrinfo ignores socket timeouts: an unreachable DNS server would
+    # block for tens of seconds, so the lookup runs in a thread we stop waiting for.
+    result = {}
+
+    def lookup():
+        try:
+            result["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=lookup, name="skaloe-dns-lookup", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"looking up {host} in DNS timed out")
+    if "error" in result:
+        raise result["error"]
+    return result["addresses"]
+
+
 def _check_reachable(url, timeout):
     parsed = urllib.parse.urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
+        _resolve_host(parsed.hostname, port, timeout)
         with socket.create_connection((parsed.hostname, port), timeout=timeout):
             pass
     except OSError as exc:

@@ -6,7 +6,7 @@ import hashlib
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -44,7 +44,7 @@ class EncoderInfo:
     output_key: object
     pooling: object  # None when the model pools over time inside
     min_length: int
-    dim: object  # int, or None until the model has run once
+    dim: object  # int; None until a model of undeclared size has run once
     identity: dict = field(repr=False, compare=False)
 
 
@@ -412,6 +412,7 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                         f"{CALL_CONVENTIONS}."
                     )
                 runner.call = call
+                self.encoder_ = replace(self.encoder_, call=call)
             return model
 
         runner.get_model = get_model
@@ -487,6 +488,8 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if keys is not None and len(first) < n:  # repeated clips: copy from first occurrence
             out[:] = out[[first[k] for k in keys]]
         self._dim = out.shape[1]
+        if self.encoder_.dim is None:
+            self.encoder_ = replace(self.encoder_, dim=self._dim)
         return out
 
     @property
@@ -495,6 +498,7 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if getattr(self, "_dim", None) is None:
             # The dimension of this model is not declared: run it once on silence.
             self._dim = self._runner().embed([np.zeros(16000, np.float32)], [0]).shape[1]
+            self.encoder_ = replace(self.encoder_, dim=self._dim)
         return self._dim
 
     def __sklearn_tags__(self):
@@ -511,9 +515,10 @@ def _pick_handle(source):
     if isinstance(source, tuple):
         from ._tfhub import cached_module_dir
 
+        from ._tfhub import _has_saved_model
+
         for handle in source:
-            folder = cached_module_dir(handle)
-            if os.path.isdir(folder) and os.listdir(folder):
+            if _has_saved_model(cached_module_dir(handle)):
                 return handle
         return source[0]
     return os.fspath(source)
