@@ -48,11 +48,18 @@ def as_clip_list(X):
     if not isinstance(X, (np.ndarray, list, tuple)) and hasattr(X, "__array__"):
         X = np.asarray(X)
     if isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1 and X.dtype.kind in "OU" and all(
+            isinstance(v, (str, os.PathLike)) for v in X[:, 0]
+        ):  # one column of paths, as a ColumnTransformer passes it from an array
+            X = X[:, 0]
         if X.dtype == object and X.ndim == 2:
-            X = X.astype(np.float64)  # a TypeError names a non-numeric entry
+            X = X.astype(np.float64)  # raises on a non-numeric entry
         if X.dtype.kind in "biufc" and X.ndim == 2:
-            if X.shape[0]:
-                _check_array_clip(X[0], 0)
+            if not X.shape[0]:
+                raise ValueError(
+                    f"X contains no clips (shape {X.shape}); pass at least one path or waveform."
+                )
+            _check_array_clip(X[0], 0)
             return list(X)
         if X.dtype.kind in "biufc" and X.ndim == 1:
             raise ValueError(
@@ -162,8 +169,9 @@ def read_audio_file(path, index):
                 warnings.simplefilter("ignore")
                 data, sr = librosa.load(path, sr=None, mono=True, dtype=np.float32)
         except Exception:
+            reason = str(sf_error).strip().rstrip(".")
             raise ValueError(
-                f"Could not read audio file {path!r} (X[{index}]): {sf_error}. The file is "
+                f"Could not read audio file {path!r} (X[{index}]): {reason}. The file is "
                 "unreadable or corrupt; convert it to WAV or FLAC, or remove it from X."
             ) from None
     if data.size == 0:

@@ -48,11 +48,18 @@ def memory_location(memory):
 
 def _atomic_save(path, array):
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    with open(tmp, "wb") as f:
-        np.save(f, array, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # e.g. a full disk: leave no half-written temporary file
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise
 
 
 class EmbeddingStore:
@@ -72,7 +79,13 @@ class EmbeddingStore:
             os.replace(tmp, meta)
 
     def _shards(self):
-        return sorted(p.name[: -len(".keys.npy")] for p in self.folder.glob("*.keys.npy"))
+        # pathlib's "*" also matches dot files: skip the ".tmp-*" files of writes in
+        # progress (or of a killed writer), which are no shards.
+        return sorted(
+            p.name[: -len(".keys.npy")]
+            for p in self.folder.glob("*.keys.npy")
+            if not p.name.startswith(".")
+        )
 
     def lookup(self, keys):
         """Find stored embeddings.

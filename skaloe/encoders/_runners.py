@@ -71,17 +71,20 @@ def _parallel_map(func, items, n_jobs):
 class SpectralRunner:
     """The built-in log-mel / MFCC statistics encoder."""
 
-    def __init__(self, n_mels, n_mfcc, pooling, min_length, n_jobs=None, block=64):
+    def __init__(self, n_mels, n_mfcc, pooling, min_length, n_jobs=None, block_frames=8192):
         self.n_mels, self.n_mfcc = n_mels, n_mfcc
         self.pooling, self.min_length = pooling, min_length
-        self.n_jobs, self.block = n_jobs, block
+        self.n_jobs, self.block_frames = n_jobs, block_frames
 
     def embed(self, waveforms, indices):
         waveforms = [pad_to(w, self.min_length) for w in waveforms]
         blocks = []
         for group in group_by_length(waveforms):
-            for start in range(0, len(group), self.block):
-                blocks.append(group[start : start + self.block])
+            # Blocks of about block_frames frames: 80 one-second clips, or one long clip.
+            n_frames = 1 + (len(waveforms[group[0]]) - 400) // 160
+            size = max(1, self.block_frames // n_frames)
+            for start in range(0, len(group), size):
+                blocks.append(group[start : start + size])
 
         def run(block):
             batch = np.stack([waveforms[i] for i in block])

@@ -20,6 +20,7 @@ HOP_LENGTH = 160  # 10 ms
 N_FFT = 512
 FMIN, FMAX = 125.0, 7500.0
 LOG_OFFSET = 1e-6
+FRAME_CHUNK = 4096  # frames (41 s) transformed at once: bounds the memory for long clips
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,11 +66,16 @@ def spectral_frames(batch, n_mels=64, n_mfcc=0):
         Every clip's frames are computed from that clip alone.
     """
     batch = np.ascontiguousarray(batch, dtype=np.float32)
-    windows = np.lib.stride_tricks.sliding_window_view(batch, WIN_LENGTH, axis=-1)
-    windows = windows[:, ::HOP_LENGTH] * _window()
-    spectrum = np.fft.rfft(windows, n=N_FFT, axis=-1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32, copy=False)
-    feats = np.log(power @ _mel_basis(n_mels) + np.float32(LOG_OFFSET))
-    if n_mfcc:
-        feats = feats @ _dct_matrix(n_mels, n_mfcc)
-    return feats
+    frames = np.lib.stride_tricks.sliding_window_view(batch, WIN_LENGTH, axis=-1)[:, ::HOP_LENGTH]
+    out = np.empty((batch.shape[0], frames.shape[1], n_mfcc or n_mels), dtype=np.float32)
+    # A few thousand frames at a time: the windowed frames and their spectra take
+    # about 45 bytes per input sample, too much for long recordings at once.
+    for start in range(0, frames.shape[1], FRAME_CHUNK):
+        windows = frames[:, start : start + FRAME_CHUNK] * _window()
+        spectrum = np.fft.rfft(windows, n=N_FFT, axis=-1)
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32, copy=False)
+        feats = np.log(power @ _mel_basis(n_mels) + np.float32(LOG_OFFSET))
+        if n_mfcc:
+            feats = feats @ _dct_matrix(n_mels, n_mfcc)
+        out[:, start : start + FRAME_CHUNK] = feats
+    return out

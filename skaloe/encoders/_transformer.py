@@ -48,16 +48,35 @@ class EncoderInfo:
     identity: dict = field(repr=False, compare=False)
 
 
+def _code_signature(code):
+    """The parts of a code object that define what it computes, nested code included."""
+    consts = tuple(
+        _code_signature(c) if hasattr(c, "co_code") else c for c in code.co_consts
+    )
+    return (code.co_name, code.co_code, consts, code.co_names)
+
+
 def _callable_fingerprint(func):
-    """A stable content hash of a callable for the cache, or None."""
+    """A stable content hash of a callable for the cache, or None.
+
+    Functions are hashed by their source text (when available), bytecode,
+    defaults and closure; a change inside another function they call is not
+    seen, so clear the cache (or use a new folder) after such a change.
+    """
+    import inspect
+
     import joblib
 
     code = getattr(func, "__code__", None)
     try:
         if code is not None:
+            try:
+                source = inspect.getsource(func)
+            except (OSError, TypeError):
+                source = None
             closure = tuple(c.cell_contents for c in (func.__closure__ or ()))
             return joblib.hash(
-                (func.__module__, func.__qualname__, code.co_code, code.co_consts,
+                (func.__module__, func.__qualname__, source, _code_signature(code),
                  func.__defaults__, closure)
             )
         return joblib.hash(func)
@@ -348,6 +367,13 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "iuf" or (
             hasattr(X, "columns") and getattr(X, "shape", (0, 0))[1] > 1
         ):
+            if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.size:
+                finite = np.isfinite(X).all(axis=1)
+                if not finite.all():
+                    bad = int(np.flatnonzero(~finite)[0])
+                    raise ValueError(
+                        f"X[{bad}] contains NaN or infinite samples; clean or drop this clip."
+                    )
             validate_data(self, X, reset=True, dtype=None, ensure_all_finite=True)
         else:
             as_clip_list(X)
