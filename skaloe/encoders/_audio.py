@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -211,7 +210,7 @@ def clip_key(clip, index, sample_rate):
                 "remove it from X."
             ) from None
         h.update(b"file\0")
-        h.update(str(Path(clip).resolve()).encode("utf8", "surrogateescape"))
+        h.update(os.path.abspath(clip).encode("utf8", "surrogateescape"))
         h.update(f"\0{st.st_size}\0{st.st_mtime_ns}".encode())
     else:
         x = np.ascontiguousarray(clip)

@@ -465,8 +465,12 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         todo = np.arange(n)
         keys = None
         if store is not None:
+            # Hashing samples scales with threads; a file's key is one stat, cheaper
+            # than handing it to a thread.
+            hashing = any(not isinstance(c, str) for c in clips)
             keys = _parallel_map(
-                lambda i: clip_key(clips[i], i, self.sample_rate), range(n), self.n_jobs
+                lambda i: clip_key(clips[i], i, self.sample_rate), range(n),
+                self.n_jobs if hashing else None,
             )
             first = {}
             for i, k in enumerate(keys):
