@@ -219,8 +219,8 @@ def test_save_audio_folder_writes_int16_unchanged(tmp_path):
     "X, y, kwargs, match",
     [
         (np.zeros((3, 10)), [0, 1], {}, "3 clips but y holds 2"),
-        ([np.zeros(10), np.zeros((2, 5))], [0, 1], {}, "Clip 1"),
-        ([np.zeros(10), np.zeros(0)], [0, 1], {}, "Clip 1 is empty"),
+        ([np.zeros(10), np.zeros((2, 5))], [0, 1], {}, r"X\[1\] has shape \(2, 5\)"),
+        ([np.zeros(10), np.zeros(0)], [0, 1], {}, r"X\[1\] is empty"),
         (np.zeros((2, 10, 1)), [0, 1], {}, r"\(2, 10, 1\)"),
         ([np.zeros(10, dtype=np.int64)], [0], {}, "int64"),
         (np.zeros((2, 10)), [0, 5], dict(target_names=["a", "b"]), r"y\[1\] = 5"),

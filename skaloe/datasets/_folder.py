@@ -324,16 +324,11 @@ def save_audio_folder(directory, X, y, *, sample_rate=16000, target_names=None):
             name = str(label)
         names.append(_check_folder_name(name, label))
 
+    from ..encoders._audio import _check_array_clip
+
     clips = []
     for i, clip in enumerate(X):
-        clip = np.asarray(clip)
-        if clip.ndim != 1:
-            raise ValueError(
-                f"Clip {i} has shape {clip.shape}; each clip must be a 1-D "
-                "mono signal."
-            )
-        if clip.size == 0:
-            raise ValueError(f"Clip {i} is empty; remove it or pass audio samples.")
+        clip = _check_array_clip(np.asarray(clip), i)
         if np.issubdtype(clip.dtype, np.floating):
             clip = np.clip(clip, -1.0, 1.0)
         elif clip.dtype not in (np.int16, np.int32):
