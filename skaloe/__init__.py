@@ -4,6 +4,22 @@ Importing skaloe is cheap: TensorFlow is imported only when a TF-Hub model runs.
 """
 
 from ._version import __version__
+from .active import (
+    ActiveLearner,
+    get_query_scorer,
+    get_query_scorer_names,
+    make_query_scorer,
+    seed_per_class,
+)
 from .encoders import EncoderTransformer, available_models
 
-__all__ = ["EncoderTransformer", "available_models", "__version__"]
+__all__ = [
+    "ActiveLearner",
+    "EncoderTransformer",
+    "__version__",
+    "available_models",
+    "get_query_scorer",
+    "get_query_scorer_names",
+    "make_query_scorer",
+    "seed_per_class",
+]

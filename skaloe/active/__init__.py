@@ -1,0 +1,29 @@
+"""Active learning: the learner, query strategies (scorers) and selection."""
+
+from ._learner import ActiveLearner
+from ._scorer import (
+    entropy_score,
+    get_query_scorer,
+    get_query_scorer_names,
+    largest_margin_score,
+    least_confidence_score,
+    make_query_scorer,
+    margin_score,
+    norm_score,
+    random_score,
+)
+from ._seeding import seed_per_class
+
+__all__ = [
+    "ActiveLearner",
+    "entropy_score",
+    "get_query_scorer",
+    "get_query_scorer_names",
+    "largest_margin_score",
+    "least_confidence_score",
+    "make_query_scorer",
+    "margin_score",
+    "norm_score",
+    "random_score",
+    "seed_per_class",
+]

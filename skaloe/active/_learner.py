@@ -1,0 +1,723 @@
+"""ActiveLearner: pool-based active learning as a scikit-learn meta-estimator."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state, get_tags
+from sklearn.utils._indexing import _safe_indexing
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._scorer import _QueryScorer, get_query_scorer, get_query_scorer_names
+from ._selection import (
+    cold_start_kmeans,
+    cold_start_random,
+    select_class_agnostic,
+    select_class_aware,
+)
+
+UNLABELED = -1
+
+
+def _default_estimator():
+    # warm_start: each refit starts from the previous round's solution; the
+    # problem is convex, so it converges to the same model, in fewer steps.
+    return LogisticRegression(max_iter=1000, warm_start=True)
+
+
+def _estimator_has(attr):
+    def check(self):
+        if hasattr(self, "estimator_") and self.estimator_ is not None:
+            return hasattr(self.estimator_, attr)
+        est = self.estimator if self.estimator is not None else _default_estimator()
+        return hasattr(est, attr)
+
+    return check
+
+
+def _is_marker(value):
+    return (
+        isinstance(value, numbers.Number)
+        and not isinstance(value, bool)
+        and value == UNLABELED
+    )
+
+
+def _unlabeled_mask(y):
+    if y.dtype.kind in "iuf":
+        return y == UNLABELED
+    if y.dtype.kind == "O":
+        return np.fromiter((_is_marker(v) for v in y), dtype=bool, count=len(y))
+    return np.zeros(len(y), dtype=bool)  # str/bytes arrays cannot hold the -1 marker
+
+
+def _is_frozen_step(step):
+    from sklearn.frozen import FrozenEstimator
+
+    from ..encoders import EncoderTransformer
+
+    return isinstance(step, (EncoderTransformer, FrozenEstimator))
+
+
+def _split_frozen_prefix(estimator):
+    """``(prefix_steps, trainable)`` of a Pipeline that starts with frozen steps."""
+    if not isinstance(estimator, Pipeline):
+        return [], estimator
+    steps = list(estimator.steps)
+    k = 0
+    while k < len(steps) - 1 and _is_frozen_step(steps[k][1]):
+        k += 1
+    if k == 0:
+        return [], estimator
+    rest = steps[k:]
+    trainable = rest[0][1] if len(rest) == 1 else Pipeline(rest)
+    return steps[:k], trainable
+
+
+def _as_label_array(labels):
+    if isinstance(labels, np.ndarray) and labels.ndim == 1:
+        return labels
+    out = np.empty(len(labels), dtype=object)
+    out[:] = list(labels)
+    return out
+
+
+class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Pool-based active learning around any probabilistic classifier.
+
+    Fit it on a pool with ``-1`` marking unlabeled samples; ask which samples
+    to label next with :meth:`query`; give the labels a person chose with
+    :meth:`teach`, which refits the classifier. This is the ALOE loop (Lee et
+    al., 2023): a linear softmax classifier on frozen embeddings, smallest-
+    margin uncertainty sampling, class-aware batches.
+
+    Read more in the :ref:`User Guide <active_learning>`.
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        A classifier with ``fit`` and ``predict_proba``; cloned. None means a
+        multinomial ``LogisticRegression(max_iter=1000, warm_start=True)``.
+        A Pipeline whose first steps are :class:`~skaloe.EncoderTransformer`
+        (or ``sklearn.frozen.FrozenEstimator``) steps may take file paths: the
+        frozen prefix runs once over the pool in :meth:`fit`, and each round
+        refits only the steps after it. If the classifier (or the last step of
+        the trainable part) has ``warm_start=True``, refits continue from the
+        previous solution while the set of classes is unchanged.
+
+    query_strategy : str or callable, default="margin"
+        How informative each sample is: a name from
+        :func:`~skaloe.active.get_query_scorer_names` (``"margin"``,
+        ``"largest_margin"``, ``"least_confidence"``, ``"entropy"``,
+        ``"norm"``, ``"random"``), a scorer from
+        :func:`~skaloe.active.make_query_scorer` (e.g. scoring logits), or a
+        callable ``(estimator, X) -> scores``, higher = ask first.
+
+    selection : {"class-aware", "class-agnostic"}, default="class-aware"
+        ``"class-aware"`` spreads a batch over the predicted classes, best of
+        each class first (ALOE's default: ``query(n_classes)`` asks one label
+        per predicted class); ``"class-agnostic"`` takes the top scores.
+
+    cold_start : {"kmeans", "random"}, default="kmeans"
+        How :meth:`query` picks samples while fewer than two classes are
+        labeled: the sample nearest to each k-means centroid of the pool
+        (diverse, representative picks) or uniformly at random.
+
+    chunk_size : int, default=8192
+        Rows of the pool scored at a time; bounds the memory of a query.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the cold start, the random strategy and tie-breaking.
+
+    Attributes
+    ----------
+    estimator_ : estimator or None
+        The classifier fitted on the labels so far (a Pipeline including the
+        frozen prefix when there is one), trained on integer codes
+        ``0 .. n_classes - 1`` of ``classes_``; None while fewer than two
+        classes are labeled.
+
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen so far (sorted when they can be sorted).
+
+    labeled_mask_ : ndarray of bool, shape (n_pool,)
+        Which pool positions are labeled.
+
+    y_pool_ : ndarray of shape (n_pool,)
+        Each pool position's label, ``-1`` where unlabeled.
+
+    history_ : list of dict
+        Every label ever given, in order: ``{"round", "index", "label",
+        "source"}`` with source ``"fit"``, ``"teach"`` or ``"add"`` (index
+        None for samples added with :meth:`add_labeled`). Relabeling a
+        position keeps the earlier entry.
+
+    n_rounds_ : int
+        Number of :meth:`teach` and :meth:`add_labeled` calls since fit.
+
+    n_features_in_ : int
+        Number of features of ``X`` seen during fit (when defined).
+
+    See Also
+    --------
+    skaloe.active.get_query_scorer : The query strategies.
+    sklearn.semi_supervised.SelfTrainingClassifier : The same ``-1`` convention.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_classification
+    >>> from skaloe.active import ActiveLearner
+    >>> X, y = make_classification(200, n_classes=3, n_informative=4, random_state=0)
+    >>> learner = ActiveLearner(random_state=0).fit(X)      # nothing labeled yet
+    >>> first = learner.query(3)                             # diverse cold-start picks
+    >>> learner = learner.teach(first, y[first])
+    >>> batch = learner.query(3)                             # one per predicted class
+    >>> learner = learner.teach(batch, y[batch])
+    >>> int(learner.labeled_mask_.sum())
+    6
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [None, HasMethods(["fit", "predict_proba"])],
+        "query_strategy": [StrOptions(set(get_query_scorer_names())), callable],
+        "selection": [StrOptions({"class-aware", "class-agnostic"})],
+        "cold_start": [StrOptions({"kmeans", "random"})],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        query_strategy="margin",
+        selection="class-aware",
+        cold_start="kmeans",
+        chunk_size=8192,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.query_strategy = query_strategy
+        self.selection = selection
+        self.cold_start = cold_start
+        self.chunk_size = chunk_size
+        self.random_state = random_state
+
+    # -- fitting -----------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Take the pool and its labels so far, and fit the classifier.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pool, n_features), or what the estimator takes
+            The pool. With a Pipeline that starts with an encoder, e.g. a list
+            of file paths; the frozen prefix is run over it once, here.
+        y : array-like of shape (n_pool,), default=None
+            Labels, ``-1`` for unlabeled samples (use an object array to mix
+            ``-1`` with string labels). None means nothing is labeled yet.
+
+        Returns
+        -------
+        self : ActiveLearner
+        """
+        template = self.estimator if self.estimator is not None else _default_estimator()
+        prefix, trainable = _split_frozen_prefix(template)
+        if prefix:
+            fitted_prefix = [(name, clone(step).fit(X)) for name, step in prefix]
+            pool = X
+            for _, step in fitted_prefix:
+                pool = step.transform(pool)
+            self._prefix = fitted_prefix
+            first = fitted_prefix[0][1]
+            for attr in ("n_features_in_", "feature_names_in_"):
+                if hasattr(first, attr):
+                    setattr(self, attr, getattr(first, attr))
+        else:
+            self._prefix = []
+            if isinstance(template, Pipeline):
+                pool = X
+            else:
+                pool = validate_data(
+                    self, X, accept_sparse=["csr", "csc"], dtype=None,
+                    ensure_all_finite=False, ensure_min_samples=1,
+                )
+        self._pool = pool
+        self._trainable = trainable
+        n_pool = pool.shape[0] if hasattr(pool, "shape") else len(pool)
+
+        if y is None:
+            y = np.full(n_pool, UNLABELED)
+        y = _as_label_array(y) if isinstance(y, (list, tuple)) else np.asarray(y)
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_pool:
+            raise ValueError(
+                f"X has {n_pool} samples but y has {len(y)}; give one label (or -1) per sample."
+            )
+        unlabeled = _unlabeled_mask(y)
+        if y.dtype.kind in "iufb" and (~unlabeled).any():
+            check_classification_targets(y[~unlabeled])
+
+        self._rng = check_random_state(self.random_state)
+        self._scorer = get_query_scorer(self.query_strategy)
+        self.y_pool_ = np.empty(n_pool, dtype=object)
+        self.y_pool_[:] = UNLABELED
+        self.y_pool_[~unlabeled] = y[~unlabeled]
+        self.labeled_mask_ = ~unlabeled
+        self.history_ = [
+            {"round": 0, "index": int(i), "label": self.y_pool_[i], "source": "fit"}
+            for i in np.flatnonzero(self.labeled_mask_)
+        ]
+        self.n_rounds_ = 0
+        self._extra_X = []
+        self._extra_y = []
+        self.estimator_ = None
+        self._final = None
+        self._refit()
+        return self
+
+    def _labels_in_order(self):
+        values = list(self.y_pool_[self.labeled_mask_]) + list(self._extra_y)
+        distinct = list(dict.fromkeys(values))
+        try:
+            distinct = sorted(distinct)
+        except TypeError:  # labels of types that do not compare: keep first-seen order
+            pass
+        classes = np.empty(len(distinct), dtype=object)
+        classes[:] = distinct
+        if distinct and all(isinstance(v, (numbers.Integral, np.integer)) for v in distinct):
+            classes = classes.astype(np.int64)
+        elif distinct and all(isinstance(v, str) for v in distinct):
+            classes = classes.astype(str)
+        return classes, values
+
+    def _training_set(self):
+        positions = np.flatnonzero(self.labeled_mask_)
+        X_train = _safe_indexing(self._pool, positions)
+        if self._extra_X:
+            parts = [X_train] + self._extra_X
+            if hasattr(X_train, "tocsr"):
+                import scipy.sparse as sp
+
+                X_train = sp.vstack(parts, format="csr")
+            elif isinstance(X_train, np.ndarray):
+                X_train = np.concatenate(parts)
+            else:
+                X_train = list(X_train) + [x for part in self._extra_X for x in part]
+        return X_train
+
+    def _refit(self):
+        classes, values = self._labels_in_order()
+        previous = getattr(self, "classes_", None)
+        self.classes_ = classes
+        self._version = getattr(self, "_version", 0) + 1
+        self._query_cache = None
+        self._cold_cache = None
+        if len(classes) < 2:
+            self.estimator_ = None
+            self._final = None
+            return
+        code = {label: i for i, label in enumerate(classes.tolist())}
+        y_codes = np.fromiter((code[v] for v in values), dtype=np.intp, count=len(values))
+        X_train = self._training_set()
+        same_classes = previous is not None and np.array_equal(previous, classes)
+        last = self._final.steps[-1][1] if isinstance(self._final, Pipeline) else self._final
+        if (
+            self._final is not None
+            and same_classes
+            and getattr(last, "warm_start", False) is True
+        ):
+            model = self._final
+        else:
+            model = clone(self._trainable)
+        model.fit(X_train, y_codes)
+        self._final = model
+        if self._prefix:
+            steps = list(self._prefix) + (
+                list(model.steps) if isinstance(model, Pipeline) else [("classifier", model)]
+            )
+            self.estimator_ = Pipeline(steps)
+        else:
+            self.estimator_ = model
+        if not hasattr(self, "n_features_in_") and hasattr(model, "n_features_in_"):
+            self.n_features_in_ = model.n_features_in_
+
+    # -- labeling ----------------------------------------------------------
+
+    @property
+    def n_pool_(self):
+        """Number of samples in the pool."""
+        return len(self.labeled_mask_)
+
+    def teach(self, indices, labels):
+        """Record labels for pool positions and refit.
+
+        Parameters
+        ----------
+        indices : array-like of int
+            Positions into the ``X`` given to :meth:`fit`, as returned by
+            :meth:`query`.
+        labels : array-like
+            One label per position, of any hashable type; a class never seen
+            before may appear. A position labeled before is relabeled (with a
+            warning; the earlier label stays in ``history_``).
+
+        Returns
+        -------
+        self : ActiveLearner
+        """
+        check_is_fitted(self)
+        indices = self._check_indices(indices)
+        labels = self._check_labels(labels, len(indices))
+        relabeled = indices[self.labeled_mask_[indices]]
+        for i in relabeled:
+            warnings.warn(
+                f"Pool position {int(i)} was already labeled {self.y_pool_[i]!r}; it is "
+                "relabeled (the earlier label stays in history_).",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.n_rounds_ += 1
+        # Labels are recorded before refitting, so a failing refit loses none.
+        for i, label in zip(indices.tolist(), labels.tolist()):
+            self.y_pool_[i] = label
+            self.history_.append(
+                {"round": self.n_rounds_, "index": i, "label": label, "source": "teach"}
+            )
+        self.labeled_mask_[indices] = True
+        self._refit()
+        return self
+
+    def add_labeled(self, X, labels):
+        """Add labeled samples that are not part of the pool, and refit.
+
+        They are used for training but never returned by :meth:`query`.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples in the same form as the pool given to :meth:`fit` (file
+            paths for a Pipeline that starts with an encoder).
+        labels : array-like
+            One label per sample.
+
+        Returns
+        -------
+        self : ActiveLearner
+        """
+        check_is_fitted(self)
+        Xt = X
+        for _, step in self._prefix:
+            Xt = step.transform(Xt)
+        if not self._prefix and not isinstance(self._trainable, Pipeline):
+            Xt = validate_data(
+                self, X, accept_sparse=["csr", "csc"], dtype=None,
+                ensure_all_finite=False, reset=False,
+            )
+        n = Xt.shape[0] if hasattr(Xt, "shape") else len(Xt)
+        labels = self._check_labels(labels, n)
+        self.n_rounds_ += 1
+        self._extra_X.append(Xt)
+        for label in labels.tolist():
+            self._extra_y.append(label)
+            self.history_.append(
+                {"round": self.n_rounds_, "index": None, "label": label, "source": "add"}
+            )
+        self._refit()
+        return self
+
+    def _check_indices(self, indices):
+        raw = np.asarray(indices)
+        if raw.ndim == 0:
+            raw = raw.reshape(1)
+        if raw.ndim != 1:
+            raise ValueError(f"indices must be 1-D positions, got shape {raw.shape}.")
+        if raw.size and raw.dtype.kind not in "iu":
+            if raw.dtype.kind == "f" and np.all(raw == np.round(raw)):
+                raw = raw.astype(np.intp)
+            else:
+                raise ValueError(
+                    f"indices must be integer positions into the pool, got dtype {raw.dtype}."
+                )
+        raw = raw.astype(np.intp)
+        bad = raw[(raw < 0) | (raw >= self.n_pool_)]
+        if bad.size:
+            raise IndexError(
+                f"Position {int(bad[0])} is out of range for a pool of {self.n_pool_} "
+                f"samples (valid: 0 to {self.n_pool_ - 1}); pass positions returned by query()."
+            )
+        uniq, counts = np.unique(raw, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(
+                f"Position {int(uniq[counts > 1][0])} appears more than once in indices; "
+                "give each position one label."
+            )
+        return raw
+
+    def _check_labels(self, labels, n):
+        if isinstance(labels, (str, bytes)) or np.ndim(labels) == 0:
+            labels = [labels]
+        labels = _as_label_array(labels)
+        if len(labels) != n:
+            raise ValueError(
+                f"Got {n} positions (or samples) but {len(labels)} labels; give exactly one "
+                "label each."
+            )
+        for i, label in enumerate(labels.tolist()):
+            if _is_marker(label):
+                raise ValueError(
+                    f"labels[{i}] is {label!r}, the marker of unlabeled samples; it cannot be "
+                    "used as a class label."
+                )
+            try:
+                hash(label)
+            except TypeError:
+                raise TypeError(
+                    f"labels[{i}] = {label!r} is not hashable; labels must be hashable "
+                    "(str, int, tuple, ...)."
+                ) from None
+        return labels
+
+    # -- querying ----------------------------------------------------------
+
+    def query(self, n=1):
+        """Pool positions to label next, most informative first.
+
+        Parameters
+        ----------
+        n : int, default=1
+            Batch size. With ``selection="class-aware"``, ``n`` equal to the
+            number of classes asks one label per predicted class (ALOE).
+
+        Returns
+        -------
+        indices : ndarray of int, shape (min(n, n_unlabeled),)
+            Positions into the ``X`` given to :meth:`fit`. Fewer than ``n``
+            when fewer are unlabeled; empty (with a warning) when the pool is
+            exhausted. While fewer than two classes are labeled, the picks
+            come from the ``cold_start`` strategy.
+        """
+        check_is_fitted(self)
+        if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}.")
+        candidates = np.flatnonzero(~self.labeled_mask_)
+        if not len(candidates):
+            warnings.warn(
+                "The pool is exhausted: every sample is labeled; query() returns no positions.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return np.empty(0, dtype=np.intp)
+        if self.estimator_ is None:
+            key = (self._version, n)
+            if self._cold_cache is None or self._cold_cache[0] != key:
+                self._cold_cache = (key, self._cold_start(candidates, n))
+            return self._cold_cache[1].copy()
+        scores, predicted, tiebreak = self._round_state()
+        if self.selection == "class-aware":
+            return select_class_aware(scores, predicted, candidates, n, tiebreak)
+        return select_class_agnostic(scores, candidates, n, tiebreak)
+
+    def _round_state(self):
+        """Scores, predicted classes and tie-breaks of this round, computed once."""
+        if self._query_cache is None or self._query_cache[0] != self._version:
+            scores, predicted = self._score_pool()
+            tiebreak = self._rng.permutation(self.n_pool_)
+            self._query_cache = (self._version, (scores, predicted, tiebreak))
+        return self._query_cache[1]
+
+    def _cold_start(self, candidates, n):
+        pool = self._pool
+        numeric = isinstance(pool, np.ndarray) and pool.ndim == 2 and pool.dtype.kind in "iuf"
+        if self.cold_start == "kmeans" and numeric:
+            return cold_start_kmeans(pool, candidates, n, self._rng)
+        return cold_start_random(candidates, n, self._rng)
+
+    def query_scores(self):
+        """Informativeness of every pool sample under the current model.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_pool,)
+            Higher = ask first; labeled positions are included (ignore them
+            with ``labeled_mask_``). None while fewer than two classes are
+            labeled.
+        """
+        check_is_fitted(self)
+        if self.estimator_ is None:
+            return None
+        return self._round_state()[0].copy()
+
+    def _response_chunks(self, response_method):
+        """Yield ``(slice, response)`` over the pool, chunk by chunk, without copying it."""
+        model = self._final
+        pool = self._pool
+        fast = (
+            type(model) is LogisticRegression
+            and isinstance(pool, np.ndarray)
+            and pool.ndim == 2
+            and pool.dtype.kind == "f"
+        )
+        if fast:
+            coef = model.coef_.astype(pool.dtype, copy=False)
+            intercept = np.asarray(model.intercept_, dtype=pool.dtype)
+        n = self.n_pool_
+        for start in range(0, n, self.chunk_size):
+            part = slice(start, min(start + self.chunk_size, n))
+            if fast:
+                logits = pool[part] @ coef.T
+                logits += intercept
+                if response_method == "decision_function":
+                    response = logits[:, 0] if logits.shape[1] == 1 else logits
+                elif logits.shape[1] == 1:  # binary: sigmoid
+                    p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+                    response = np.column_stack([1.0 - p1, p1])
+                else:  # multinomial softmax, as LogisticRegression.predict_proba
+                    logits -= logits.max(axis=1, keepdims=True)
+                    np.exp(logits, out=logits)
+                    logits /= logits.sum(axis=1, keepdims=True)
+                    response = logits
+            else:
+                response = getattr(model, response_method)(_safe_indexing(pool, part))
+            yield part, response
+
+    def _score_pool(self):
+        scorer = self._scorer
+        n = self.n_pool_
+        predicted = np.empty(n, dtype=np.intp)
+        if isinstance(scorer, _QueryScorer):
+            scores = None
+            for part, response in self._response_chunks(scorer.response_method):
+                s = scorer.score_response(response, random_state=self._rng)
+                if scores is None:
+                    scores = np.empty(n, dtype=s.dtype if s.dtype.kind == "f" else np.float64)
+                scores[part] = s
+                response = np.asarray(response)
+                predicted[part] = (
+                    (response > 0).astype(np.intp) if response.ndim == 1 else response.argmax(axis=1)
+                )
+            return scores, predicted
+        # A custom callable scores the whole pool at once.
+        scores = np.asarray(scorer(self._final, self._pool), dtype=np.float64).ravel()
+        if scores.shape != (n,):
+            raise ValueError(
+                f"The query strategy returned {scores.shape[0]} scores for a pool of {n} "
+                "samples; it must return one score per sample."
+            )
+        for part, response in self._response_chunks("predict_proba"):
+            predicted[part] = np.asarray(response).argmax(axis=1)
+        return scores, predicted
+
+    # -- prediction --------------------------------------------------------
+
+    def _check_predictable(self):
+        check_is_fitted(self)
+        if len(self.classes_) == 0:
+            raise ValueError(
+                "No sample is labeled yet, so there is nothing to predict; label some with "
+                "query() and teach() first."
+            )
+
+    def _n_samples(self, X):
+        return X.shape[0] if hasattr(X, "shape") else len(X)
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict classes with the classifier fitted on the labels so far.
+
+        With one class labeled, every sample is predicted as that class.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples in the same form as the pool.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        self._check_predictable()
+        if self.estimator_ is None:
+            return np.repeat(self.classes_[:1], self._n_samples(X))
+        return self.classes_[np.asarray(self.estimator_.predict(X), dtype=np.intp)]
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like
+            Samples in the same form as the pool.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        self._check_predictable()
+        if self.estimator_ is None:
+            return np.ones((self._n_samples(X), 1))
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        self._check_predictable()
+        if self.estimator_ is None:
+            return np.zeros((self._n_samples(X), 1))
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the fitted classifier (logits for the default).
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        self._check_predictable()
+        if self.estimator_ is None:
+            raise ValueError(
+                "decision_function needs at least two labeled classes; "
+                f"only {list(self.classes_)} so far."
+            )
+        return self.estimator_.decision_function(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        est = self.estimator if self.estimator is not None else _default_estimator()
+        inner = get_tags(est)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.string = inner.input_tags.string
+        tags.input_tags.two_d_array = inner.input_tags.two_d_array
+        return tags
