@@ -100,3 +100,15 @@ html_theme_options = {
 }
 html_static_path = []
 html_show_sourcelink = False
+
+
+def _skip_metadata_request_methods(app, what, name, obj, skip, options):
+    # scikit-learn generates set_<method>_request methods on estimators whose
+    # methods take metadata; their docstrings link into scikit-learn's docs.
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_methods)

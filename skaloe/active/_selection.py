@@ -48,8 +48,8 @@ def cold_start_kmeans(features, candidates, n, rng, max_fit=20000):
     """``n`` diverse candidates: the one nearest to each k-means centroid.
 
     Clustering the pool and labeling one representative per cluster is the
-    clustering-based initialization of AFTER (Lin et al., 2023, arXiv
-    2310.00283), which beat a random start for every strategy they tried.
+    clustering-based initialization of AFTER (arXiv 2310.00283), which beat a
+    random start for every strategy it was tried with.
     k-means runs on at most ``max_fit`` candidates (a random subset of a large
     pool); representatives are ordered by cluster size, largest first.
     """
