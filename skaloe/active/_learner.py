@@ -93,7 +93,11 @@ def _as_label_array(labels):
     if isinstance(labels, np.ndarray) and labels.ndim == 1:
         return labels
     out = np.empty(len(labels), dtype=object)
-    out[:] = list(labels)
+    try:
+        out[:] = list(labels)
+    except ValueError:  # sequences among the labels: numpy tries to broadcast them
+        for i, label in enumerate(labels):
+            out[i] = label
     return out
 
 
@@ -240,11 +244,17 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """
         template = self.estimator if self.estimator is not None else _default_estimator()
         prefix, trainable = _split_frozen_prefix(template)
+        for attr in ("n_features_in_", "feature_names_in_"):  # none left from a previous fit
+            if hasattr(self, attr):
+                delattr(self, attr)
         if prefix:
-            fitted_prefix = [(name, clone(step).fit(X)) for name, step in prefix]
-            pool = X
-            for _, step in fitted_prefix:
+            # Each frozen step sees the previous one's output; FrozenEstimator.fit
+            # requires a y argument.
+            fitted_prefix, pool = [], X
+            for name, step in prefix:
+                step = clone(step).fit(pool, None)
                 pool = step.transform(pool)
+                fitted_prefix.append((name, step))
             self._prefix = fitted_prefix
             first = fitted_prefix[0][1]
             for attr in ("n_features_in_", "feature_names_in_"):
@@ -302,8 +312,12 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             pass
         classes = np.empty(len(distinct), dtype=object)
         classes[:] = distinct
-        if distinct and all(isinstance(v, (numbers.Integral, np.integer)) for v in distinct):
+        # Plain ints only: bool and IntEnum labels are Integral too, but must come
+        # back from predict as themselves, not as int64.
+        if distinct and all(type(v) is int or isinstance(v, np.integer) for v in distinct):
             classes = classes.astype(np.int64)
+        elif distinct and all(isinstance(v, (bool, np.bool_)) for v in distinct):
+            classes = classes.astype(bool)
         elif distinct and all(isinstance(v, str) for v in distinct):
             classes = classes.astype(str)
         return classes, values
@@ -326,11 +340,11 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _refit(self):
         classes, values = self._labels_in_order()
         previous = getattr(self, "classes_", None)
-        self.classes_ = classes
         self._version = getattr(self, "_version", 0) + 1
         self._query_cache = None
         self._cold_cache = None
         if len(classes) < 2:
+            self.classes_ = classes
             self.estimator_ = None
             self._final = None
             return
@@ -348,6 +362,9 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             model = clone(self._trainable)
         model.fit(X_train, y_codes)
+        # classes_ changes only with the model: if fit raises, estimator_ and
+        # classes_ stay consistent (the labels are already recorded).
+        self.classes_ = classes
         self._final = model
         if self._prefix:
             steps = list(self._prefix) + (
@@ -356,7 +373,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             self.estimator_ = Pipeline(steps)
         else:
             self.estimator_ = model
-        if not hasattr(self, "n_features_in_") and hasattr(model, "n_features_in_"):
+        # With a frozen prefix, X is what the prefix takes (e.g. file paths), not
+        # the features the classifier sees.
+        if (
+            not self._prefix
+            and not hasattr(self, "n_features_in_")
+            and hasattr(model, "n_features_in_")
+        ):
             self.n_features_in_ = model.n_features_in_
 
     # -- labeling ----------------------------------------------------------
@@ -450,11 +473,17 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if raw.ndim != 1:
             raise ValueError(f"indices must be 1-D positions, got shape {raw.shape}.")
         if raw.size and raw.dtype.kind not in "iu":
-            if raw.dtype.kind == "f" and np.all(raw == np.round(raw)):
-                raw = raw.astype(np.intp)
-            else:
+            whole = (
+                np.isfinite(raw) & (raw == np.round(raw))
+                if raw.dtype.kind == "f"
+                else np.zeros(raw.shape, dtype=bool)
+            )
+            if not whole.all():
+                bad = raw[~whole][0]
+                bad = bad.item() if isinstance(bad, np.generic) else bad
                 raise ValueError(
-                    f"indices must be integer positions into the pool, got dtype {raw.dtype}."
+                    f"indices must be integer positions into the pool; got {bad!r} "
+                    f"(dtype {raw.dtype})."
                 )
         raw = raw.astype(np.intp)
         bad = raw[(raw < 0) | (raw >= self.n_pool_)]
@@ -472,7 +501,9 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return raw
 
     def _check_labels(self, labels, n):
-        if isinstance(labels, (str, bytes)) or np.ndim(labels) == 0:
+        if isinstance(labels, (str, bytes)) or (
+            not isinstance(labels, (list, tuple)) and np.ndim(labels) == 0
+        ):
             labels = [labels]
         labels = _as_label_array(labels)
         if len(labels) != n:
@@ -481,6 +512,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "label each."
             )
         for i, label in enumerate(labels.tolist()):
+            if isinstance(label, np.generic):  # e.g. np.int64 in an object array
+                label = label.item()
             if _is_marker(label):
                 raise ValueError(
                     f"labels[{i}] is {label!r}, the marker of unlabeled samples; it cannot be "
@@ -547,6 +580,10 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         pool = self._pool
         numeric = isinstance(pool, np.ndarray) and pool.ndim == 2 and pool.dtype.kind in "iuf"
         if self.cold_start == "kmeans" and numeric:
+            # k-means refuses NaN / inf (an estimator such as HistGradientBoosting
+            # takes them): fall back to random picks. One pass, no copy of the pool.
+            numeric = bool(np.isfinite(pool.sum(dtype=np.float64)))
+        if self.cold_start == "kmeans" and numeric:
             return cold_start_kmeans(pool, candidates, n, self._rng)
         return cold_start_random(candidates, n, self._rng)
 
@@ -590,7 +627,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
                     response = np.column_stack([1.0 - p1, p1])
                 else:  # multinomial softmax, as LogisticRegression.predict_proba
-                    logits -= logits.max(axis=1, keepdims=True)
+                    if logits.shape[1] <= 32:  # row maxima column by column: same values, faster
+                        row_max = logits[:, 0].copy()
+                        for j in range(1, logits.shape[1]):
+                            np.maximum(row_max, logits[:, j], out=row_max)
+                        logits -= row_max[:, None]
+                    else:
+                        logits -= logits.max(axis=1, keepdims=True)
                     np.exp(logits, out=logits)
                     logits /= logits.sum(axis=1, keepdims=True)
                     response = logits

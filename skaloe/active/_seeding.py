@@ -51,8 +51,9 @@ def seed_per_class(y, n_per_class=5, *, random_state=None):
     for label in np.unique(y):
         positions = np.flatnonzero(y == label)
         if len(positions) < n_per_class:
+            shown = label.item() if isinstance(label, np.generic) else label
             warnings.warn(
-                f"Class {label!r} has only {len(positions)} samples; all are used instead "
+                f"Class {shown!r} has only {len(positions)} samples; all are used instead "
                 f"of {n_per_class}.",
                 UserWarning,
                 stacklevel=2,

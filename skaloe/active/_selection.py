@@ -10,9 +10,44 @@ from __future__ import annotations
 import numpy as np
 
 
+def _best_per_group(s, groups, n):
+    """Positions into ``s`` of a subset holding each group's ``n`` best scores.
+
+    Every candidate left out has at least ``n`` candidates of its group
+    scoring at least as high, so a ranking by ``(group rank, -score, tie-break)``
+    or by ``(-score, tie-break)`` takes the same first ``n`` from the subset as
+    from all candidates: the exact result without sorting the whole pool. None
+    when no cheap subset applies (few candidates, NaN or non-float scores,
+    group codes that are not small non-negative integers).
+    """
+    if len(s) <= 4 * n or s.dtype.kind != "f" or np.isnan(s).any():
+        return None
+    if groups is None:
+        threshold = np.partition(s, len(s) - n)[len(s) - n]
+        return np.flatnonzero(s >= threshold)
+    if groups.dtype.kind not in "iu" or groups.min() < 0 or groups.max() >= 2**15:
+        return None
+    codes = groups.astype(np.int16)
+    order = np.argsort(codes, kind="stable")  # radix sort: O(n)
+    bounds = np.r_[0, np.cumsum(np.bincount(codes))]
+    keep = np.zeros(len(s), dtype=bool)
+    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        members = order[start:stop]
+        if stop - start <= n:
+            keep[members] = True
+        else:
+            s_members = s[members]
+            threshold = np.partition(s_members, stop - start - n)[stop - start - n]
+            keep[members[s_members >= threshold]] = True
+    return np.flatnonzero(keep)
+
+
 def select_class_agnostic(scores, candidates, n, tiebreak):
     """The ``n`` candidates with the highest scores, best first."""
     s = scores[candidates]
+    subset = _best_per_group(s, None, n)
+    if subset is not None:
+        candidates, s = candidates[subset], s[subset]
     order = np.lexsort((tiebreak[candidates], -s))
     return candidates[order[:n]]
 
@@ -29,6 +64,9 @@ def select_class_aware(scores, predicted, candidates, n, tiebreak):
     """
     s = scores[candidates]
     c = predicted[candidates]
+    subset = _best_per_group(s, c, n)
+    if subset is not None:
+        candidates, s, c = candidates[subset], s[subset], c[subset]
     t = tiebreak[candidates]
     order = np.lexsort((t, -s, c))
     c_sorted = c[order]
