@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
+import os
 import warnings
 from numbers import Integral
 
@@ -38,6 +40,36 @@ def _default_estimator():
     # warm_start: each refit starts from the previous round's solution; the
     # problem is convex, so it converges to the same model, in fewer steps.
     return LogisticRegression(max_iter=1000, warm_start=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _scipy_blas():
+    """A threadpoolctl controller of the BLAS bundled with SciPy's wheel, or None.
+
+    L-BFGS (LogisticRegression's solver) calls SciPy's BLAS on small vectors;
+    with several threads it spends more time starting and spinning threads
+    than computing, and the spinning threads then slow down the next query's
+    matrix products. Only SciPy's own copy is limited, so numpy's products
+    (and with them every score) are unchanged.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    own = [
+        lib.filepath
+        for lib in controller.lib_controllers
+        if os.path.basename(os.path.dirname(lib.filepath)) in ("scipy.libs", ".dylibs")
+        and "scipy" in lib.filepath
+    ]
+    return controller.select(filepath=own) if own else None
+
+
+def _fit(model, X, y):
+    blas = _scipy_blas()
+    if blas is None:
+        return model.fit(X, y)
+    with blas.limit(limits=1):
+        return model.fit(X, y)
 
 
 def _estimator_has(attr):
@@ -361,7 +393,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             model = self._final
         else:
             model = clone(self._trainable)
-        model.fit(X_train, y_codes)
+        _fit(model, X_train, y_codes)
         # classes_ changes only with the model: if fit raises, estimator_ and
         # classes_ stay consistent (the labels are already recorded).
         self.classes_ = classes
