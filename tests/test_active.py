@@ -1191,3 +1191,22 @@ def test_binary_logit_margin_with_default_estimator():
     for i in batch:
         members = cand[predicted[cand] == predicted[i]]
         assert np.abs(d[i]) <= np.abs(d[members]).min() + 1e-5
+
+
+def test_strategy_needing_a_missing_method_fails_at_fit():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from skaloe.active import get_query_scorer
+
+    learner = ActiveLearner(
+        RandomForestClassifier(n_estimators=5),
+        query_strategy=get_query_scorer("margin", response_method="decision_function"),
+    )
+    with pytest.raises(ValueError, match="RandomForestClassifier has no decision_function"):
+        learner.fit(np.zeros((6, 2)))
+
+
+def test_seed_per_class_with_labels_that_do_not_compare():
+    y = np.array(["a", 1, "a", 1, "b", "b"], dtype=object)
+    idx = seed_per_class(y, 1, random_state=0)
+    assert sorted(map(str, y[idx])) == ["1", "a", "b"]

@@ -319,6 +319,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         self._rng = check_random_state(self.random_state)
         self._scorer = get_query_scorer(self.query_strategy)
+        method = getattr(self._scorer, "response_method", None)
+        if method is not None and not hasattr(trainable, method):
+            raise ValueError(
+                f"The query strategy scores {method} outputs, but the classifier "
+                f"{type(trainable).__name__} has no {method} method; use a strategy on "
+                "'predict_proba' or a classifier that has it."
+            )
         self.y_pool_ = np.empty(n_pool, dtype=object)
         self.y_pool_[:] = UNLABELED
         self.y_pool_[~unlabeled] = y[~unlabeled]

@@ -48,8 +48,15 @@ def seed_per_class(y, n_per_class=5, *, random_state=None):
         raise ValueError(f"y must be 1-D, got shape {y.shape}.")
     rng = check_random_state(random_state)
     picked = []
-    for label in np.unique(y):
-        positions = np.flatnonzero(y == label)
+    try:
+        classes, codes = np.unique(y, return_inverse=True)
+    except TypeError:  # labels of types that do not compare: first-seen order
+        first_seen = {}
+        codes = np.fromiter((first_seen.setdefault(v, len(first_seen)) for v in y.tolist()),
+                            dtype=np.intp, count=len(y))
+        classes = list(first_seen)
+    for code, label in enumerate(classes):
+        positions = np.flatnonzero(codes == code)
         if len(positions) < n_per_class:
             shown = label.item() if isinstance(label, np.generic) else label
             warnings.warn(
