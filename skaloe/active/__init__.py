@@ -13,9 +13,12 @@ from ._scorer import (
     random_score,
 )
 from ._seeding import seed_per_class
+from ._stopping import PlateauStopping, StabilizingPredictions, stopping_hint
 
 __all__ = [
     "ActiveLearner",
+    "PlateauStopping",
+    "StabilizingPredictions",
     "entropy_score",
     "get_query_scorer",
     "get_query_scorer_names",
@@ -26,4 +29,5 @@ __all__ = [
     "norm_score",
     "random_score",
     "seed_per_class",
+    "stopping_hint",
 ]
