@@ -1,0 +1,412 @@
+"""The results of :func:`~skaloe.experiment.simulate`: records, curves, tables."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import math
+import os
+
+import numpy as np
+
+_FORMAT = "skaloe.experiment.SimulationResults"
+_FORMAT_VERSION = 1
+_UPPER_STRATEGY = "upper bound"
+_UPPER_SELECTION = "all labels"
+_SUMMARY_COLUMNS = (
+    "strategy", "selection", "n_runs", "n_labels",
+    "val_mean", "val_std", "test_mean", "test_std",
+)
+
+
+def _require_pandas(what):
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is installed in the tests
+        raise ImportError(
+            f"{what} needs pandas; install it with `pip install pandas` (or use the "
+            "`records` / `final` lists of dicts directly)."
+        ) from exc
+    return pd
+
+
+def _missing(value):
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _mean_std(values):
+    """Mean and (population, ddof=0) standard deviation; NaN for no values."""
+    values = [v for v in values if not _missing(v)]
+    if not values:
+        return float("nan"), float("nan")
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), float(arr.std())
+
+
+def _format_cell(mean, std, scale, digits):
+    if _missing(mean):
+        return "-"
+    text = f"{mean * scale:.{digits}f}"
+    if not _missing(std):
+        text += f" \u00b1 {std * scale:.{digits}f}"
+    return text
+
+
+def _render_summary(rows, columns, *, percent=None, digits=1):
+    """Plain-text table of summary rows: ``"93.0 \u00b1 0.4"`` cells."""
+    rows = list(rows)
+    scores = [
+        r[c] for r in rows for c in ("val_mean", "test_mean")
+        if c in columns and not _missing(r.get(c))
+    ]
+    if percent is None:
+        percent = bool(scores) and all(0.0 <= s <= 1.0 for s in scores)
+    scale = 100.0 if percent else 1.0
+    header = [c for c in ("strategy", "selection") if c in columns]
+    if "n_labels" in columns:
+        header.append("labels")
+    metrics = [m for m in ("val", "test") if f"{m}_mean" in columns]
+    header += metrics
+    table = [header]
+    for r in rows:
+        line = [str(r.get(c, "")) for c in ("strategy", "selection") if c in columns]
+        if "n_labels" in columns:
+            n = r.get("n_labels")
+            line.append("-" if _missing(n) else f"{n:g}")
+        for m in metrics:
+            line.append(_format_cell(r.get(f"{m}_mean"), r.get(f"{m}_std"), scale, digits))
+        table.append(line)
+    widths = [max(len(line[j]) for line in table) for j in range(len(header))]
+    out = []
+    for i, line in enumerate(table):
+        cells = [
+            cell.ljust(w) if j < 2 and header[j] in ("strategy", "selection") else cell.rjust(w)
+            for j, (cell, w) in enumerate(zip(line, widths))
+        ]
+        out.append("  ".join(cells).rstrip())
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+class SummaryTable:
+    """The summary table without pandas: rows of dicts with a text rendering.
+
+    Parameters
+    ----------
+    rows : list of dict
+    columns : sequence of str
+    """
+
+    def __init__(self, rows, columns):
+        self.rows = list(rows)
+        self.columns = list(columns)
+
+    def to_text(self, percent=None, digits=1):
+        """Plain text, ALOE-style cells ``"mean \u00b1 std"``.
+
+        Parameters
+        ----------
+        percent : bool, default=None
+            Show scores x 100; None means when every score lies in [0, 1].
+        digits : int, default=1
+            Decimals.
+
+        Returns
+        -------
+        text : str
+        """
+        return _render_summary(self.rows, self.columns, percent=percent, digits=digits)
+
+    def __str__(self):
+        return self.to_text()
+
+    def __repr__(self):
+        return self.to_text()
+
+    def __len__(self):
+        return len(self.rows)
+
+
+@functools.lru_cache(maxsize=1)
+def _summary_frame_class():
+    pd = _require_pandas("SimulationResults.summary")
+
+    class SummaryFrame(pd.DataFrame):
+        """A pandas DataFrame of the summary with :meth:`to_text`."""
+
+        @property
+        def _constructor(self):
+            return SummaryFrame
+
+        def to_text(self, percent=None, digits=1):
+            """Plain text, ALOE-style cells ``"mean \u00b1 std"``.
+
+            Parameters
+            ----------
+            percent : bool, default=None
+                Show scores x 100; None means when every score lies in [0, 1].
+            digits : int, default=1
+                Decimals.
+
+            Returns
+            -------
+            text : str
+            """
+            return _render_summary(
+                self.to_dict("records"), list(self.columns), percent=percent, digits=digits
+            )
+
+        def __str__(self):
+            return self.to_text()
+
+    SummaryFrame.__module__ = __name__
+    SummaryFrame.__qualname__ = "SummaryFrame"
+    return SummaryFrame
+
+
+class SimulationResults:
+    """What :func:`~skaloe.experiment.simulate` measured.
+
+    Parameters
+    ----------
+    records : list of dict
+        One per run, strategy, selection and round (round 0 = after the seed
+        set): ``run``, ``strategy``, ``selection``, ``round``, ``n_labels``,
+        ``val_score``, ``fit_time``, ``query_time`` (seconds).
+    final : list of dict
+        One per run, strategy and selection: ``run``, ``strategy``,
+        ``selection``, ``n_rounds``, ``n_labels``, ``val_score`` (last round),
+        ``test_score`` (None without a test set).
+    upper_bound : dict
+        The classifier trained on the whole labeled pool: ``n_labels``,
+        ``val_score``, ``test_score``, ``fit_time``.
+    params : dict
+        The settings of the simulation (JSON-friendly).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skaloe.experiment import simulate
+    >>> X, y = make_classification(300, n_classes=3, n_informative=4, random_state=0)
+    >>> results = simulate(X[:200], y[:200], X[200:250], y[200:250], X[250:], y[250:],
+    ...                    n_rounds=2, n_runs=2, random_state=0)
+    >>> table = results.summary()          # rows: strategies x selections + upper bound
+    >>> list(table["strategy"])
+    ['margin', 'random', 'upper bound']
+    >>> n_labels, mean, std = results.curves()["margin", "class-aware"]
+    >>> n_labels.tolist()
+    [15.0, 18.0, 21.0]
+    """
+
+    def __init__(self, records, final, upper_bound, params):
+        self.records = list(records)
+        self.final = list(final)
+        self.upper_bound = dict(upper_bound)
+        self.params = dict(params)
+
+    def __repr__(self):
+        keys = self._keys()
+        runs = len({r["run"] for r in self.final})
+        return (
+            f"SimulationResults({len(keys)} strategy x selection, {runs} runs, "
+            f"{len(self.records)} records)"
+        )
+
+    def _keys(self):
+        """(strategy, selection) pairs in the order they were run."""
+        return list(dict.fromkeys((r["strategy"], r["selection"]) for r in self.records))
+
+    # -- tables ------------------------------------------------------------
+
+    def to_frame(self):
+        """The per-round records as a pandas DataFrame.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``run``, ``strategy``, ``selection``, ``round``,
+            ``n_labels``, ``val_score``, ``fit_time``, ``query_time``.
+        """
+        pd = _require_pandas("SimulationResults.to_frame")
+        columns = ["run", "strategy", "selection", "round", "n_labels",
+                   "val_score", "fit_time", "query_time"]
+        return pd.DataFrame.from_records(self.records, columns=columns)
+
+    def final_frame(self):
+        """The end of every run as a pandas DataFrame.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            Columns ``run``, ``strategy``, ``selection``, ``n_rounds``,
+            ``n_labels``, ``val_score``, ``test_score``.
+        """
+        pd = _require_pandas("SimulationResults.final_frame")
+        columns = ["run", "strategy", "selection", "n_rounds", "n_labels",
+                   "val_score", "test_score"]
+        return pd.DataFrame.from_records(self.final, columns=columns)
+
+    def curves(self):
+        """Learning curves: mean and std over runs of the validation score.
+
+        Runs are aligned on rounds; when runs stopped early (pool exhausted)
+        the curve stops at the shortest run.
+
+        Returns
+        -------
+        curves : dict
+            ``(strategy, selection) -> (n_labels, mean, std)``, three float
+            arrays of shape (n_rounds + 1,): the mean number of labels at each
+            round, and the mean and standard deviation (``ddof=0``) of the
+            validation score over runs.
+        """
+        out = {}
+        for key in self._keys():
+            by_run = {}
+            for r in self.records:
+                if (r["strategy"], r["selection"]) == key:
+                    by_run.setdefault(r["run"], []).append(r)
+            runs = [sorted(rs, key=lambda r: r["round"]) for rs in by_run.values()]
+            length = min(len(rs) for rs in runs)
+            n_labels = np.array([[r["n_labels"] for r in rs[:length]] for rs in runs],
+                                dtype=np.float64)
+            scores = np.array([[r["val_score"] for r in rs[:length]] for rs in runs],
+                              dtype=np.float64)
+            out[key] = (n_labels.mean(axis=0), scores.mean(axis=0), scores.std(axis=0))
+        return out
+
+    def summary(self, at_labels=None):
+        """A table in the form of ALOE's: mean \u00b1 std over runs.
+
+        Parameters
+        ----------
+        at_labels : int, default=None
+            None: the final validation and test scores. An int: the
+            validation score of each run at its last round with at most
+            ``at_labels`` labels (no test column: the test set is scored at
+            the end only).
+
+        Returns
+        -------
+        table : pandas.DataFrame or SummaryTable
+            One row per strategy and selection, then the upper bound row
+            (std NaN: one fit). Columns ``strategy``, ``selection``,
+            ``n_runs``, ``n_labels`` (mean), ``val_mean``, ``val_std`` and,
+            without ``at_labels``, ``test_mean``, ``test_std`` (NaN without a
+            test set). A pandas DataFrame when pandas is installed, else a
+            :class:`SummaryTable`; both have ``to_text()``, which ``str()``
+            returns, with cells like ``"93.0 \u00b1 0.4"``.
+        """
+        rows = []
+        for strategy, selection in self._keys():
+            row = {"strategy": strategy, "selection": selection}
+            if at_labels is None:
+                ends = [f for f in self.final
+                        if (f["strategy"], f["selection"]) == (strategy, selection)]
+                row["n_runs"] = len(ends)
+                row["n_labels"] = float(np.mean([f["n_labels"] for f in ends]))
+                row["val_mean"], row["val_std"] = _mean_std([f["val_score"] for f in ends])
+                row["test_mean"], row["test_std"] = _mean_std([f["test_score"] for f in ends])
+            else:
+                picked = []
+                by_run = {}
+                for r in self.records:
+                    if (r["strategy"], r["selection"]) == (strategy, selection):
+                        by_run.setdefault(r["run"], []).append(r)
+                for run, rs in by_run.items():
+                    within = [r for r in rs if r["n_labels"] <= at_labels]
+                    if not within:
+                        smallest = min(r["n_labels"] for r in rs)
+                        raise ValueError(
+                            f"at_labels={at_labels} is below the seed set of run {run} "
+                            f"({smallest} labels)."
+                        )
+                    picked.append(max(within, key=lambda r: r["round"]))
+                row["n_runs"] = len(picked)
+                row["n_labels"] = float(np.mean([r["n_labels"] for r in picked]))
+                row["val_mean"], row["val_std"] = _mean_std([r["val_score"] for r in picked])
+            rows.append(row)
+        ub = self.upper_bound
+        upper = {
+            "strategy": _UPPER_STRATEGY, "selection": _UPPER_SELECTION, "n_runs": 1,
+            "n_labels": float(ub.get("n_labels", float("nan"))),
+            "val_mean": _mean_std([ub.get("val_score")])[0], "val_std": float("nan"),
+        }
+        if at_labels is None:
+            upper["test_mean"] = _mean_std([ub.get("test_score")])[0]
+            upper["test_std"] = float("nan")
+        rows.append(upper)
+        columns = [c for c in _SUMMARY_COLUMNS if c in rows[0]]
+        try:
+            frame_class = _summary_frame_class()
+        except ImportError:
+            return SummaryTable(rows, columns)
+        return frame_class.from_records(rows, columns=columns)
+
+    # -- files -------------------------------------------------------------
+
+    def _as_dict(self):
+        return {
+            "format": _FORMAT,
+            "version": _FORMAT_VERSION,
+            "params": self.params,
+            "upper_bound": self.upper_bound,
+            "final": self.final,
+            "records": self.records,
+        }
+
+    def to_json(self, path=None):
+        """Write everything to a JSON file (or return the JSON text).
+
+        Parameters
+        ----------
+        path : str or path-like, default=None
+            Destination; None returns the text.
+
+        Returns
+        -------
+        text : str or None
+        """
+        text = json.dumps(self._as_dict(), indent=1)
+        if path is None:
+            return text
+        with open(os.fspath(path), "w", encoding="utf-8") as f:
+            f.write(text)
+        return None
+
+    @classmethod
+    def from_json(cls, path):
+        """Read results written by :meth:`to_json`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`to_json`.
+
+        Returns
+        -------
+        results : SimulationResults
+        """
+        with open(os.fspath(path), encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a file written by SimulationResults.to_json.")
+        return cls(data["records"], data["final"], data["upper_bound"], data["params"])
+
+    def to_csv(self, path):
+        """Write the per-round records to a CSV file (no pandas needed).
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        columns = list(dict.fromkeys(k for r in self.records for k in r)) or [
+            "run", "strategy", "selection", "round", "n_labels",
+            "val_score", "fit_time", "query_time",
+        ]
+        with open(os.fspath(path), "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.records)

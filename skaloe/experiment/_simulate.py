@@ -1,0 +1,290 @@
+"""Simulated active learning: an oracle answers every query from known labels."""
+
+from __future__ import annotations
+
+import numbers
+import time
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import get_scorer
+from sklearn.utils import check_random_state
+
+from ._results import SimulationResults
+
+_SELECTIONS = ("class-aware", "class-agnostic")
+
+
+def _strategy_name(strategy):
+    """A printable, JSON-friendly name of a query strategy."""
+    if isinstance(strategy, str):
+        return strategy
+    name = getattr(strategy, "__name__", None)
+    return name if isinstance(name, str) else repr(strategy)
+
+
+def _scoring_name(scoring):
+    if isinstance(scoring, str):
+        return scoring
+    name = getattr(scoring, "__name__", None)
+    return name if isinstance(name, str) else repr(scoring)
+
+
+def _as_float(value):
+    return float(np.asarray(value, dtype=np.float64))
+
+
+def _check_positive_int(value, name, *, allow_zero=False, allow_none=False):
+    if value is None and allow_none:
+        return
+    low = 0 if allow_zero else 1
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a {kind} integer, got {value!r}.")
+
+
+def _n_samples(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def simulate(
+    X_pool,
+    y_pool,
+    X_val,
+    y_val,
+    X_test=None,
+    y_test=None,
+    *,
+    estimator=None,
+    strategies=("margin", "random"),
+    selections=("class-aware",),
+    n_rounds=100,
+    batch_size=None,
+    n_per_class=5,
+    n_runs=10,
+    scoring="accuracy",
+    random_state=None,
+    verbose=0,
+):
+    """Simulate pool-based active learning with an oracle, ALOE's protocol.
+
+    The labels of the pool are known; each query is answered with them. Every
+    run draws a new seed set of ``n_per_class`` labels per class
+    (:func:`~skaloe.active.seed_per_class`), shared by all the strategies and
+    selections compared in that run. Each (strategy, selection) then runs
+    ``n_rounds`` rounds of :meth:`~skaloe.active.ActiveLearner.query` and
+    :meth:`~skaloe.active.ActiveLearner.teach`, the validation score being
+    recorded after the seed set (round 0) and after every round; the test
+    score is taken once, at the end. An upper bound (the classifier trained
+    on the whole labeled pool) is scored on the same sets.
+
+    Parameters
+    ----------
+    X_pool : array-like of shape (n_pool, n_features), or what the estimator takes
+        The pool the learners query.
+    y_pool : array-like of shape (n_pool,)
+        The oracle's labels of the pool.
+    X_val, y_val : array-like
+        Validation set, scored after every round.
+    X_test, y_test : array-like, default=None
+        Test set, scored after the last round (and by the upper bound).
+    estimator : estimator object, default=None
+        Classifier of every learner (cloned). None means the
+        :class:`~skaloe.active.ActiveLearner` default for the learners and
+        ``LogisticRegression(max_iter=1000)`` for the upper bound.
+    strategies : sequence of str or callable, default=("margin", "random")
+        Query strategies, names from
+        :func:`~skaloe.active.get_query_scorer_names` or callables.
+    selections : sequence of {"class-aware", "class-agnostic"}, default=("class-aware",)
+        Selection rules to compare, each with every strategy.
+    n_rounds : int, default=100
+        Query rounds after the seed set; fewer when the pool runs out.
+    batch_size : int, default=None
+        Labels asked per round; None means the number of classes for
+        ``"class-aware"`` and 1 for ``"class-agnostic"`` (ALOE).
+    n_per_class : int, default=5
+        Seed labels per class at the start of each run.
+    n_runs : int, default=10
+        Repetitions, each with a new seed set.
+    scoring : str or callable, default="accuracy"
+        A scikit-learn scorer name or a callable ``scorer(estimator, X, y)``
+        (see :func:`sklearn.metrics.get_scorer`).
+    random_state : int, RandomState instance or None, default=None
+        Seeds every seed set and every learner; an int makes the results
+        (timings aside) identical from call to call.
+    verbose : int, default=0
+        Print progress: 1 per run and learner, 2 per round.
+
+    Returns
+    -------
+    results : SimulationResults
+        ``records`` (one dict per run, strategy, selection and round),
+        ``final`` (one per run, strategy and selection), ``upper_bound`` and
+        ``params``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.model_selection import train_test_split
+    >>> from skaloe.experiment import simulate
+    >>> X, y = make_classification(300, n_classes=3, n_informative=4, random_state=0)
+    >>> X_pool, X_val, y_pool, y_val = train_test_split(X, y, random_state=0)
+    >>> results = simulate(X_pool, y_pool, X_val, y_val, n_rounds=2, n_runs=2,
+    ...                    random_state=0)
+    >>> len(results.records)            # 2 runs x 2 strategies x (1 + 2 rounds)
+    12
+    >>> [r["n_labels"] for r in results.records[:3]]   # 5 per class, then 3 per round
+    [15, 18, 21]
+    >>> sorted(results.curves())
+    [('margin', 'class-aware'), ('random', 'class-aware')]
+    """
+    from ..active import ActiveLearner, seed_per_class
+
+    _check_positive_int(n_rounds, "n_rounds", allow_zero=True)
+    _check_positive_int(batch_size, "batch_size", allow_none=True)
+    _check_positive_int(n_per_class, "n_per_class")
+    _check_positive_int(n_runs, "n_runs")
+    if isinstance(strategies, str) or callable(strategies):
+        strategies = (strategies,)
+    if isinstance(selections, str):
+        selections = (selections,)
+    strategies, selections = list(strategies), list(selections)
+    if not strategies:
+        raise ValueError("strategies must name at least one query strategy.")
+    if not selections:
+        raise ValueError("selections must name at least one selection rule.")
+    for selection in selections:
+        if selection not in _SELECTIONS:
+            raise ValueError(
+                f"selections must be among {_SELECTIONS}, got {selection!r}."
+            )
+    names = [_strategy_name(s) for s in strategies]
+    if len(set(names)) != len(names):
+        raise ValueError(f"strategies must have distinct names, got {names}.")
+    if len(set(selections)) != len(selections):
+        raise ValueError(f"selections must be distinct, got {selections}.")
+    if (X_test is None) != (y_test is None):
+        raise ValueError("Give both X_test and y_test, or neither.")
+
+    y_pool = np.asarray(y_pool)
+    y_val = np.asarray(y_val)
+    if len(y_pool) != _n_samples(X_pool):
+        raise ValueError(
+            f"X_pool has {_n_samples(X_pool)} samples but y_pool has {len(y_pool)}."
+        )
+    if y_test is not None:
+        y_test = np.asarray(y_test)
+    n_pool = len(y_pool)
+    n_classes = len(np.unique(y_pool))
+    scorer = get_scorer(scoring)
+
+    rng = check_random_state(random_state)
+    run_seeds = rng.randint(np.iinfo(np.int32).max, size=n_runs)
+
+    def say(level, text):
+        if verbose >= level:
+            print(text, flush=True)
+
+    records, final = [], []
+    for run in range(n_runs):
+        seed_state, learner_state = (
+            int(s) for s in np.random.SeedSequence(int(run_seeds[run])).generate_state(2)
+        )
+        seed = seed_per_class(y_pool, n_per_class, random_state=seed_state)
+        say(1, f"[simulate] run {run + 1}/{n_runs}: seed set of {len(seed)} labels")
+        for strategy, name in zip(strategies, names):
+            for selection in selections:
+                if batch_size is not None:
+                    batch = batch_size
+                else:
+                    batch = n_classes if selection == "class-aware" else 1
+                learner = ActiveLearner(
+                    None if estimator is None else clone(estimator),
+                    query_strategy=strategy,
+                    selection=selection,
+                    random_state=learner_state,
+                )
+                t0 = time.perf_counter()
+                learner.fit(X_pool)
+                learner.teach(seed, y_pool[seed])
+                fit_time = time.perf_counter() - t0
+                query_time = 0.0
+                rnd = 0
+                while True:
+                    val_score = _as_float(scorer(learner, X_val, y_val))
+                    n_labels = int(learner.labeled_mask_.sum())
+                    records.append({
+                        "run": run,
+                        "strategy": name,
+                        "selection": selection,
+                        "round": rnd,
+                        "n_labels": n_labels,
+                        "val_score": val_score,
+                        "fit_time": fit_time,
+                        "query_time": query_time,
+                    })
+                    say(2, f"[simulate]   {name}/{selection} round {rnd}: "
+                           f"{n_labels} labels, val {val_score:.4f}")
+                    if rnd >= n_rounds or n_labels >= n_pool:
+                        break
+                    t0 = time.perf_counter()
+                    idx = learner.query(batch)
+                    query_time = time.perf_counter() - t0
+                    if not len(idx):  # pragma: no cover - guarded by n_labels above
+                        break
+                    t0 = time.perf_counter()
+                    learner.teach(idx, y_pool[idx])
+                    fit_time = time.perf_counter() - t0
+                    rnd += 1
+                test_score = (
+                    None if X_test is None else _as_float(scorer(learner, X_test, y_test))
+                )
+                final.append({
+                    "run": run,
+                    "strategy": name,
+                    "selection": selection,
+                    "n_rounds": rnd,
+                    "n_labels": n_labels,
+                    "val_score": val_score,
+                    "test_score": test_score,
+                })
+                say(1, f"[simulate]   {name}/{selection}: {rnd} rounds, {n_labels} labels, "
+                       f"val {val_score:.4f}"
+                       + ("" if test_score is None else f", test {test_score:.4f}"))
+
+    if estimator is None:
+        from sklearn.linear_model import LogisticRegression
+
+        full = LogisticRegression(max_iter=1000)
+    else:
+        full = clone(estimator)
+    t0 = time.perf_counter()
+    full.fit(X_pool, y_pool)
+    upper_bound = {
+        "n_labels": n_pool,
+        "val_score": _as_float(scorer(full, X_val, y_val)),
+        "test_score": None if X_test is None else _as_float(scorer(full, X_test, y_test)),
+        "fit_time": time.perf_counter() - t0,
+    }
+    say(1, f"[simulate] upper bound ({n_pool} labels): val {upper_bound['val_score']:.4f}")
+
+    params = {
+        "estimator": None if estimator is None else repr(estimator),
+        "strategies": names,
+        "selections": selections,
+        "n_rounds": int(n_rounds),
+        "batch_size": None if batch_size is None else int(batch_size),
+        "n_per_class": int(n_per_class),
+        "n_runs": int(n_runs),
+        "scoring": _scoring_name(scoring),
+        "random_state": (
+            int(random_state) if isinstance(random_state, numbers.Integral)
+            else None if random_state is None else repr(random_state)
+        ),
+        "n_pool": n_pool,
+        "n_classes": n_classes,
+        "n_val": len(y_val),
+        "n_test": None if y_test is None else len(y_test),
+    }
+    return SimulationResults(records, final, upper_bound, params)

@@ -1,0 +1,305 @@
+"""Tests of skaloe.experiment: simulated active learning with an oracle."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_blobs, make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, get_scorer, make_scorer
+
+from skaloe.experiment import SimulationResults, simulate
+
+N_CLASSES = 3
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        400, n_features=8, n_informative=5, n_classes=N_CLASSES, n_clusters_per_class=1,
+        random_state=0,
+    )
+    return X[:240], y[:240], X[240:320], y[240:320], X[320:], y[320:]
+
+
+@pytest.fixture(scope="module")
+def results(data):
+    X_pool, y_pool, X_val, y_val, X_test, y_test = data
+    return simulate(
+        X_pool, y_pool, X_val, y_val, X_test, y_test,
+        strategies=("margin", "random", "entropy"),
+        selections=("class-aware", "class-agnostic"),
+        n_rounds=3, n_runs=3, random_state=0,
+    )
+
+
+def _key(r):
+    return {k: v for k, v in r.items() if not k.endswith("_time")}
+
+
+def test_shapes(results):
+    assert len(results.records) == 3 * 3 * 2 * (3 + 1)
+    assert len(results.final) == 3 * 3 * 2
+    for rec in results.records:
+        assert set(rec) == {"run", "strategy", "selection", "round", "n_labels",
+                            "val_score", "fit_time", "query_time"}
+        assert rec["fit_time"] >= 0 and rec["query_time"] >= 0
+    assert {r["strategy"] for r in results.records} == {"margin", "random", "entropy"}
+    assert results.params["strategies"] == ["margin", "random", "entropy"]
+    assert results.params["n_runs"] == 3
+
+
+def test_seed_set_shared_within_run_and_new_across_runs(results):
+    round0 = [r for r in results.records if r["round"] == 0]
+    assert all(r["n_labels"] == 5 * N_CLASSES for r in round0)
+    by_run = {}
+    for r in round0:
+        by_run.setdefault(r["run"], set()).add(r["val_score"])
+    # Same seed set + deterministic classifier -> identical round-0 scores.
+    for scores in by_run.values():
+        assert len(scores) == 1
+    # Different seed sets across runs (scores differ for at least one pair).
+    assert len({s for scores in by_run.values() for s in scores}) > 1
+
+
+def test_seed_sets_really_differ_across_runs(data, monkeypatch):
+    import skaloe.active as active
+
+    seen = []
+    original = active.seed_per_class
+
+    def spy(*args, **kwargs):
+        idx = original(*args, **kwargs)
+        seen.append(tuple(sorted(idx.tolist())))
+        return idx
+
+    monkeypatch.setattr(active, "seed_per_class", spy)
+    X_pool, y_pool, X_val, y_val, _, _ = data
+    simulate(X_pool, y_pool, X_val, y_val, n_rounds=0, n_runs=3, random_state=1)
+    assert len(seen) == 3 and len(set(seen)) == 3
+
+
+def test_labels_per_round(data):
+    X_pool, y_pool, X_val, y_val, _, _ = data
+    res = simulate(X_pool, y_pool, X_val, y_val, strategies=("margin",),
+                   selections=("class-aware", "class-agnostic"),
+                   n_rounds=4, n_runs=1, random_state=0)
+    for selection, step in (("class-aware", N_CLASSES), ("class-agnostic", 1)):
+        n = [r["n_labels"] for r in res.records if r["selection"] == selection]
+        assert n == [15 + k * step for k in range(5)]
+    res = simulate(X_pool, y_pool, X_val, y_val, strategies=("margin",),
+                   selections=("class-aware", "class-agnostic"), batch_size=4,
+                   n_rounds=2, n_runs=1, random_state=0)
+    for selection in ("class-aware", "class-agnostic"):
+        n = [r["n_labels"] for r in res.records if r["selection"] == selection]
+        assert n == [15, 19, 23]
+
+
+def test_early_stop_when_pool_exhausted():
+    X, y = make_blobs(60, centers=3, random_state=0)
+    res = simulate(X[:24], y[:24], X[24:], y[24:], X[24:], y[24:],
+                   strategies=("margin",), n_per_class=2, batch_size=5,
+                   n_rounds=50, n_runs=2, random_state=0)
+    for run in (0, 1):
+        n = [r["n_labels"] for r in res.records if r["run"] == run]
+        # 6 seeds, then 5 per round: 11, 16, 21, then the last 3.
+        assert n == [6, 11, 16, 21, 24]
+    assert all(f["n_rounds"] == 4 and f["n_labels"] == 24 for f in res.final)
+    n_labels, mean, _ = res.curves()["margin", "class-aware"]
+    assert n_labels.tolist() == [6, 11, 16, 21, 24]
+
+
+def test_reproducible(data):
+    X_pool, y_pool, X_val, y_val, X_test, y_test = data
+    kwargs = dict(strategies=("margin", "random"), selections=("class-aware", "class-agnostic"),
+                  n_rounds=3, n_runs=2, random_state=7)
+    a = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test, **kwargs)
+    b = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test, **kwargs)
+    assert [_key(r) for r in a.records] == [_key(r) for r in b.records]
+    assert a.final == b.final
+    assert _key(a.upper_bound) == _key(b.upper_bound)
+    c = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test,
+                 **{**kwargs, "random_state": 8})
+    assert [_key(r) for r in a.records] != [_key(r) for r in c.records]
+
+
+def test_scoring_by_name_and_callable(data):
+    X_pool, y_pool, X_val, y_val, X_test, y_test = data
+    kwargs = dict(strategies=("margin",), n_rounds=2, n_runs=1, random_state=0)
+    acc = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test, **kwargs)
+    f1 = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test,
+                  scoring="f1_macro", **kwargs)
+    custom = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test,
+                      scoring=make_scorer(f1_score, average="macro"), **kwargs)
+    assert [r["val_score"] for r in f1.records] == [r["val_score"] for r in custom.records]
+    assert f1.params["scoring"] == "f1_macro"
+    assert [r["n_labels"] for r in acc.records] == [r["n_labels"] for r in f1.records]
+
+    def error_count(estimator, X, y):
+        return -float(np.sum(estimator.predict(X) != y))
+
+    err = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test, scoring=error_count,
+                   **kwargs)
+    assert err.params["scoring"] == "error_count"
+    for a, e in zip(acc.records, err.records):
+        assert e["val_score"] == pytest.approx(-(1 - a["val_score"]) * len(y_val))
+
+
+def test_upper_bound_equals_direct_fit(data):
+    X_pool, y_pool, X_val, y_val, X_test, y_test = data
+    res = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test,
+                   strategies=("margin",), n_rounds=0, n_runs=1, random_state=0)
+    model = LogisticRegression(max_iter=1000).fit(X_pool, y_pool)
+    assert res.upper_bound["val_score"] == accuracy_score(y_val, model.predict(X_val))
+    assert res.upper_bound["test_score"] == accuracy_score(y_test, model.predict(X_test))
+    assert res.upper_bound["n_labels"] == len(y_pool)
+
+    est = LogisticRegression(C=0.01, max_iter=500)
+    res = simulate(X_pool, y_pool, X_val, y_val, estimator=est, strategies=("margin",),
+                   n_rounds=1, n_runs=1, scoring="neg_log_loss", random_state=0)
+    direct = clone(est).fit(X_pool, y_pool)
+    assert res.upper_bound["val_score"] == get_scorer("neg_log_loss")(direct, X_val, y_val)
+    assert res.upper_bound["test_score"] is None
+    assert all(f["test_score"] is None for f in res.final)
+
+
+def test_curves_against_records(results):
+    curves = results.curves()
+    assert list(curves) == [(s, sel) for s in ("margin", "random", "entropy")
+                            for sel in ("class-aware", "class-agnostic")]
+    for (strategy, selection), (n_labels, mean, std) in curves.items():
+        assert n_labels.shape == mean.shape == std.shape == (4,)
+        for rnd in range(4):
+            rows = [r for r in results.records if r["strategy"] == strategy
+                    and r["selection"] == selection and r["round"] == rnd]
+            assert len(rows) == 3
+            scores = [r["val_score"] for r in rows]
+            assert mean[rnd] == pytest.approx(np.mean(scores))
+            assert std[rnd] == pytest.approx(np.std(scores))
+            assert n_labels[rnd] == pytest.approx(np.mean([r["n_labels"] for r in rows]))
+
+
+def test_summary_against_final(results):
+    table = results.summary()
+    assert list(table.columns) == ["strategy", "selection", "n_runs", "n_labels",
+                                   "val_mean", "val_std", "test_mean", "test_std"]
+    assert len(table) == 3 * 2 + 1
+    for row in table.to_dict("records")[:-1]:
+        ends = [f for f in results.final if f["strategy"] == row["strategy"]
+                and f["selection"] == row["selection"]]
+        test = [f["test_score"] for f in ends]
+        val = [f["val_score"] for f in ends]
+        assert row["n_runs"] == 3
+        assert row["test_mean"] == pytest.approx(np.mean(test))
+        assert row["test_std"] == pytest.approx(np.std(test))
+        assert row["val_mean"] == pytest.approx(np.mean(val))
+        assert row["val_std"] == pytest.approx(np.std(val))
+    upper = table.to_dict("records")[-1]
+    assert upper["strategy"] == "upper bound"
+    assert upper["test_mean"] == results.upper_bound["test_score"]
+    assert np.isnan(upper["test_std"])
+
+    text = table.to_text()
+    assert str(table) == text
+    first = table.to_dict("records")[0]
+    cell = f"{100 * first['test_mean']:.1f} \u00b1 {100 * first['test_std']:.1f}"
+    assert cell in text.splitlines()[2]
+    assert "upper bound" in text.splitlines()[-1]
+    assert f"{100 * results.upper_bound['test_score']:.1f}" in text.splitlines()[-1]
+    assert "\u00b1" not in text.splitlines()[-1]
+
+
+def test_summary_at_labels(results):
+    table = results.summary(at_labels=16)
+    assert "test_mean" not in table.columns
+    rows = table.to_dict("records")
+    for row in rows[:-1]:
+        # 16 labels: round 0 (15) for class-aware, round 1 (16) for agnostic.
+        rnd = 0 if row["selection"] == "class-aware" else 1
+        scores = [r["val_score"] for r in results.records if r["strategy"] == row["strategy"]
+                  and r["selection"] == row["selection"] and r["round"] == rnd]
+        assert row["val_mean"] == pytest.approx(np.mean(scores))
+        assert row["val_std"] == pytest.approx(np.std(scores))
+    with pytest.raises(ValueError, match="below the seed set"):
+        results.summary(at_labels=3)
+
+
+def test_json_round_trip(results, tmp_path):
+    path = tmp_path / "results.json"
+    results.to_json(path)
+    json.loads(path.read_text())  # valid JSON
+    back = SimulationResults.from_json(path)
+    assert back.records == results.records
+    assert back.final == results.final
+    assert back.upper_bound == results.upper_bound
+    assert back.params == results.params
+    assert str(back.summary()) == str(results.summary())
+    assert isinstance(results.to_json(), str)
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="to_json"):
+        SimulationResults.from_json(bad)
+
+
+def test_frames_and_csv(results, tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = results.to_frame()
+    assert list(frame.columns) == ["run", "strategy", "selection", "round", "n_labels",
+                                   "val_score", "fit_time", "query_time"]
+    assert len(frame) == len(results.records)
+    final = results.final_frame()
+    assert list(final.columns) == ["run", "strategy", "selection", "n_rounds", "n_labels",
+                                   "val_score", "test_score"]
+    path = tmp_path / "records.csv"
+    results.to_csv(path)
+    back = pd.read_csv(path)
+    assert list(back.columns) == list(frame.columns)
+    np.testing.assert_allclose(back["val_score"], frame["val_score"])
+
+
+def test_callable_strategy_and_errors(data):
+    X_pool, y_pool, X_val, y_val, X_test, y_test = data
+
+    def first_feature(estimator, X):
+        return X[:, 0]
+
+    res = simulate(X_pool, y_pool, X_val, y_val, strategies=(first_feature, "margin"),
+                   n_rounds=1, n_runs=1, random_state=0)
+    assert res.params["strategies"] == ["first_feature", "margin"]
+    with pytest.raises(ValueError, match="selections"):
+        simulate(X_pool, y_pool, X_val, y_val, selections=("nope",), n_runs=1)
+    with pytest.raises(ValueError, match="X_test"):
+        simulate(X_pool, y_pool, X_val, y_val, X_test, None, n_runs=1)
+    with pytest.raises(ValueError, match="n_runs"):
+        simulate(X_pool, y_pool, X_val, y_val, n_runs=0)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, skaloe.experiment; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_without_pandas(results, monkeypatch):
+    import sys
+
+    from skaloe.experiment import SummaryTable, _results
+
+    _results._summary_frame_class.cache_clear()
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    try:
+        with pytest.raises(ImportError, match="needs pandas"):
+            results.to_frame()
+        table = results.summary()
+        assert isinstance(table, SummaryTable)
+        assert len(table) == 3 * 2 + 1
+        assert str(table) == table.to_text()
+        assert table.to_text().splitlines()[0].split()[:2] == ["strategy", "selection"]
+    finally:
+        _results._summary_frame_class.cache_clear()
