@@ -11,6 +11,7 @@ probe.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -32,13 +33,102 @@ def _positive_int(text):
     return value
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction strictly between 0 and 1, got {text!r}")
+    return value
+
+
+def _comma_list(text):
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names without empty items, got {text!r}")
+    if len(set(items)) != len(items):
+        raise argparse.ArgumentTypeError(f"names are repeated in {text!r}")
+    return items
+
+
+def _strategy_list(text):
+    from .active import get_query_scorer_names
+
+    items = _comma_list(text)
+    known = get_query_scorer_names()
+    unknown = [s for s in items if s not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown query strategy {unknown[0]!r}; choose from {', '.join(known)}")
+    return items
+
+
+_SELECTIONS = ("class-aware", "class-agnostic")
+
+
+def _selection_list(text):
+    items = _comma_list(text)
+    unknown = [s for s in items if s not in _SELECTIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown selection {unknown[0]!r}; choose from {', '.join(_SELECTIONS)}")
+    return items
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``<prog>: error: <message>``."""
+
+    def error(self, message):
+        message = " ".join(str(message).split())
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_encoder_options(parser, *, cache_help):
+    parser.add_argument(
+        "--model", default="mfcc", metavar="MODEL",
+        help="encoder: an offline built-in ('mfcc', 'logmel'), a TF-Hub model name such as "
+             "'trillsson1'...'trillsson5', 'yamnet', 'vggish' (downloaded on first use), a "
+             "tfhub.dev or Kaggle URL, or a SavedModel folder (default: mfcc)",
+    )
+    parser.add_argument("--cache", default=None, metavar="DIR", help=cache_help)
+    parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                        help="threads for decoding and encoding (default: 1; -1: all cores)")
+    parser.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+                        help="seconds to wait for a model download server (default: 10)")
+
+
 def _build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="skaloe",
         description="Active learning on audio with frozen pretrained encoders.",
     )
     parser.add_argument("--version", action="version", version=_version())
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = sub.add_parser(
         "demo",
         help="offline demo: ALOE active learning on synthetic speech, with learning curves",
@@ -72,6 +162,95 @@ def _build_parser():
     demo.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
     demo.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
     demo.set_defaults(func=run_demo)
+
+    embed = sub.add_parser(
+        "embed",
+        help="embed audio files with a frozen encoder into an .npz file",
+        description=(
+            "Embed audio clips once with a frozen encoder and write the embeddings to an "
+            ".npz file: 'embeddings' (float32, n x dim), 'paths' and, when the classes are "
+            "known, 'labels' (int) and 'label_names'. INPUT is a folder with one subfolder "
+            "per class (the subfolder names are the classes), a folder of audio files "
+            "without class subfolders (no labels), or a text file with one audio path per "
+            "line, optionally followed by a TAB and its label (relative paths are read "
+            "from the list file's folder; empty lines and lines starting with '#' are "
+            "skipped)."
+        ),
+        epilog="example: skaloe embed data/ -o embeddings.npz --model mfcc --cache ~/.cache/skaloe -v",
+    )
+    embed.add_argument("input", metavar="INPUT",
+                       help="audio folder (with or without class subfolders) or file list")
+    embed.add_argument("-o", "--output", required=True, metavar="OUTPUT.npz",
+                       help="the .npz file to write (the suffix .npz is added if missing)")
+    _add_encoder_options(
+        embed, cache_help="embedding cache folder, reused across runs (default: no cache)")
+    embed.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+                       help="clips per model call for batched TF-Hub models (default: 32)")
+    embed.add_argument("-v", "--verbose", action="count", default=0,
+                       help="show a progress bar")
+    embed.set_defaults(func=run_embed)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="simulate active learning with an oracle (ALOE's protocol) and compare strategies",
+        description=(
+            "Simulate pool-based active learning on labeled data, ALOE's protocol: split "
+            "the data (stratified) into a pool, a validation and a test set; standardize "
+            "the embeddings (fit on the pool); in each run, start from N labels per class "
+            "and let each query strategy ask for labels round after round, an oracle "
+            "answering from the known labels; score on the validation set after every "
+            "round and on the test set at the end, beside the classifier trained on the "
+            "whole pool. Prints the learning curves (labels vs mean validation score) and "
+            "the summary table; writes results.json, records.csv, summary.txt and "
+            "learning_curves.png to --out. INPUT is an .npz file with labels written by "
+            "'skaloe embed', an audio folder with one subfolder per class, or a file list "
+            "with labels (both embedded first with --model, through --cache)."
+        ),
+        epilog="example: skaloe simulate embeddings.npz --strategies margin,entropy,random "
+               "--rounds 20 --runs 5 --out results/",
+    )
+    simulate.add_argument("input", metavar="INPUT",
+                          help="labeled .npz from 'skaloe embed', or an audio folder with "
+                               "class subfolders")
+    _add_encoder_options(
+        simulate, cache_help="embedding cache folder when INPUT is audio (default: no cache)")
+    simulate.add_argument(
+        "--strategies", type=_strategy_list, default=["margin", "random"], metavar="LIST",
+        help="comma-separated query strategies to compare, among entropy, largest_margin, "
+             "least_confidence, margin (ALOE's smallest margin), norm, random "
+             "(default: margin,random)",
+    )
+    simulate.add_argument(
+        "--selections", type=_selection_list, default=["class-aware"], metavar="LIST",
+        help="comma-separated selection rules: class-aware (one label per predicted class "
+             "per round, ALOE), class-agnostic (the top scores) (default: class-aware)",
+    )
+    simulate.add_argument("--rounds", type=_non_negative_int, default=20, metavar="N",
+                          help="query rounds after the seed labels (default: 20)")
+    simulate.add_argument("--runs", type=_positive_int, default=3, metavar="N",
+                          help="runs with different seed labels, averaged (default: 3)")
+    simulate.add_argument("--n-per-class", type=_positive_int, default=5, metavar="N",
+                          help="seed labels per class at the start of each run (default: 5)")
+    simulate.add_argument(
+        "--batch-size", type=_positive_int, default=None, metavar="N",
+        help="labels asked per round (default: the number of classes for class-aware, "
+             "1 for class-agnostic)",
+    )
+    simulate.add_argument("--test-size", type=_fraction, default=0.2, metavar="F",
+                          help="fraction of the data held out for testing (default: 0.2)")
+    simulate.add_argument("--val-size", type=_fraction, default=0.2, metavar="F",
+                          help="fraction of the data held out for validation (default: 0.2)")
+    simulate.add_argument("--scoring", default="accuracy", metavar="NAME",
+                          help="scikit-learn scorer name, e.g. accuracy, balanced_accuracy, "
+                               "f1_macro (default: accuracy)")
+    simulate.add_argument("--random-state", type=int, default=0, metavar="SEED",
+                          help="seed of the split, the seed labels and the learners (default: 0)")
+    simulate.add_argument("--out", default="skaloe-simulation", metavar="DIR",
+                          help="folder for the result files, created if needed "
+                               "(default: skaloe-simulation)")
+    simulate.add_argument("-v", "--verbose", action="count", default=0,
+                          help="show progress (-vv: every round)")
+    simulate.set_defaults(func=run_simulate)
     return parser
 
 
@@ -81,8 +260,9 @@ def _version():
     return f"skaloe {__version__}"
 
 
-def run_demo(args, out=sys.stdout):
+def run_demo(args, out=None):
     """The ``demo`` command: the ALOE loop on synthetic speech, offline."""
+    out = sys.stdout if out is None else out
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
@@ -170,6 +350,352 @@ def run_demo(args, out=sys.stdout):
     return 0
 
 
+# -- embed and simulate ------------------------------------------------------
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _has_audio_suffix(name):
+    from .datasets import AUDIO_EXTENSIONS
+
+    return not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS)
+
+
+def _read_file_list(path):
+    """Paths (and labels, if every line has one) from a text file, one clip per line."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError:
+        raise CLIError(
+            f"{path!r} is neither a folder nor a text file listing audio paths "
+            "(it is not UTF-8 text)") from None
+    base = os.path.dirname(os.path.abspath(path))
+    paths, labels = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        file, sep, label = line.partition("\t")
+        file, label = file.strip(), label.strip()
+        if sep and not label:
+            raise CLIError(f"{path}, line {number}: a TAB but no label after it")
+        if not os.path.isabs(file):
+            local = os.path.join(base, file)
+            file = local if os.path.exists(local) or not os.path.exists(file) else file
+        if not os.path.isfile(file):
+            raise CLIError(f"{path}, line {number}: audio file {file!r} does not exist")
+        paths.append(file)
+        labels.append(label if sep else None)
+    if not paths:
+        raise CLIError(f"the file list {path!r} lists no audio file")
+    labeled = [label is not None for label in labels]
+    if any(labeled) and not all(labeled):
+        number = labeled.index(False) if labeled[0] else labeled.index(True)
+        raise CLIError(
+            f"{path}: some lines have a label (path<TAB>label) and some do not "
+            f"(e.g. the clip {paths[number]!r}); label every line or none")
+    if not any(labeled):
+        return paths, None, None
+    names = sorted(set(labels))
+    index = {name: i for i, name in enumerate(names)}
+    return paths, np.array([index[x] for x in labels], dtype=np.int64), names
+
+
+def _read_audio_input(path, command):
+    """``(paths, labels or None, label_names or None, description)`` for an audio INPUT."""
+    import warnings
+
+    from .datasets import load_audio_folder
+
+    if not os.path.exists(path):
+        raise CLIError(f"INPUT {path!r} does not exist")
+    if os.path.isdir(path):
+        entries = sorted(os.listdir(path))
+        subfolders = [e for e in entries
+                      if not e.startswith(".") and os.path.isdir(os.path.join(path, e))]
+        loose = [e for e in entries
+                 if _has_audio_suffix(e) and os.path.isfile(os.path.join(path, e))]
+        if subfolders:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                folder = load_audio_folder(path)
+            for w in caught:
+                print(f"skaloe {command}: note: {_one_line(w.message)}", file=sys.stderr)
+            if loose:
+                print(f"skaloe {command}: note: {len(loose)} audio files directly in {path} "
+                      "(outside the class subfolders) are ignored", file=sys.stderr)
+            names = list(folder.target_names)
+            return (list(folder.filenames), folder.target.astype(np.int64), names,
+                    f"{len(folder.filenames)} clips in {len(names)} classes")
+        if not loose:
+            from .datasets import AUDIO_EXTENSIONS
+
+            raise CLIError(
+                f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) and no class subfolders "
+                f"in {path!r}")
+        return [os.path.join(path, e) for e in loose], None, None, f"{len(loose)} clips"
+    if path.lower().endswith(".npz"):
+        raise CLIError(f"{path!r} is an .npz file; pass an audio folder or a file list")
+    paths, labels, names = _read_file_list(path)
+    what = f"{len(paths)} clips" + ("" if names is None else f" in {len(names)} classes")
+    return paths, labels, names, what
+
+
+def _embed_paths(paths, args, *, verbose):
+    from .encoders import EncoderTransformer
+
+    encoder = EncoderTransformer(
+        args.model, memory=args.cache, n_jobs=args.n_jobs,
+        batch_size=getattr(args, "batch_size_encoder", None) or 32,
+        timeout=args.timeout, verbose=verbose,
+    )
+    return encoder.fit_transform(paths).astype(np.float32, copy=False)
+
+
+def run_embed(args, out=None):
+    """The ``embed`` command: audio clips in, an .npz file of embeddings out."""
+    out = sys.stdout if out is None else out
+    t0 = time.perf_counter()
+    output = os.fspath(args.output)
+    if not output.lower().endswith(".npz"):
+        output += ".npz"
+    if os.path.isdir(output):
+        raise CLIError(f"OUTPUT {output!r} is a folder; give the name of an .npz file")
+    paths, labels, names, what = _read_audio_input(args.input, "embed")
+    args.batch_size_encoder = args.batch_size
+    embeddings = _embed_paths(paths, args, verbose=args.verbose)
+    arrays = {"embeddings": embeddings, "paths": np.array(paths, dtype=str),
+              "model": np.array(str(args.model))}
+    if labels is not None:
+        arrays["labels"] = np.asarray(labels, dtype=np.int64)
+        arrays["label_names"] = np.array(names, dtype=str)
+    parent = os.path.dirname(os.path.abspath(output))
+    os.makedirs(parent, exist_ok=True)
+    np.savez(output, **arrays)
+    classes = "no labels" if labels is None else f"{len(names)} classes"
+    print(f"skaloe embed: {len(paths)} clips, {embeddings.shape[1]}-d embeddings "
+          f"({args.model}, {classes}) in {time.perf_counter() - t0:.1f} s, written to "
+          f"{output}", file=out, flush=True)
+    return 0
+
+
+def _load_labeled_npz(path):
+    import zipfile
+
+    if not os.path.isfile(path):
+        raise CLIError(f"INPUT {path!r} is not a file")
+    if not zipfile.is_zipfile(path):
+        raise CLIError(f"cannot read {path!r}: it is not an .npz file (not a zip archive); "
+                       "write it with 'skaloe embed'")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except Exception as exc:  # BadZipFile, pickled arrays, truncated files ...
+        raise CLIError(f"cannot read {path!r} as an .npz file: {_one_line(exc)}") from None
+    if "embeddings" not in arrays:
+        raise CLIError(f"{path!r} holds no 'embeddings' array; write it with 'skaloe embed'")
+    if "labels" not in arrays:
+        raise CLIError(
+            f"{path!r} holds no labels; simulate needs labeled data: embed a folder with one "
+            "subfolder per class, or a file list with path<TAB>label lines")
+    X = np.asarray(arrays["embeddings"])
+    y = np.asarray(arrays["labels"])
+    if X.ndim != 2 or X.dtype.kind not in "iuf":
+        raise CLIError(f"'embeddings' in {path!r} must be a 2-D numeric array, got shape "
+                       f"{X.shape} and dtype {X.dtype}")
+    if y.ndim != 1 or len(y) != len(X):
+        raise CLIError(f"{path!r} holds {len(X)} embeddings but labels of shape {y.shape}")
+    if not np.isfinite(X).all():
+        raise CLIError(f"'embeddings' in {path!r} contain NaN or infinite values")
+    if "label_names" in arrays and y.dtype.kind in "iu":
+        names = [str(n) for n in arrays["label_names"]]
+        if len(y) and (y.min() < 0 or y.max() >= len(names)):
+            raise CLIError(f"labels in {path!r} do not index its {len(names)} label_names")
+    else:
+        names = [str(n) for n in np.unique(y)]
+        y = np.searchsorted(np.unique(y), y)
+    return X.astype(np.float32, copy=False), y.astype(np.int64), names
+
+
+def _split(X, y, names, args):
+    """Stratified pool / validation / test split, with messages for too-small classes."""
+    from sklearn.model_selection import train_test_split
+
+    present, counts = np.unique(y, return_counts=True)
+    if len(present) < 2:
+        raise CLIError("simulate needs at least 2 classes, the data has "
+                       f"{len(present)}")
+    smallest = int(np.argmin(counts))
+    small_name, small_n = names[present[smallest]], int(counts[smallest])
+    hint = (f"the smallest class {small_name!r} has {small_n} samples; add data, drop the "
+            "class, or change --test-size/--val-size")
+    if small_n < 3:
+        raise CLIError(f"cannot split the data into pool, validation and test sets: {hint}")
+    try:
+        X_rest, X_test, y_rest, y_test = train_test_split(
+            X, y, test_size=args.test_size, stratify=y, random_state=args.random_state)
+        X_pool, X_val, y_pool, y_val = train_test_split(
+            X_rest, y_rest, test_size=args.val_size / (1 - args.test_size), stratify=y_rest,
+            random_state=args.random_state)
+    except ValueError as exc:
+        raise CLIError(f"cannot split {len(y)} samples of {len(present)} classes into pool, "
+                       f"validation and test sets ({_one_line(exc)}); {hint}") from None
+    pool_classes, pool_counts = np.unique(y_pool, return_counts=True)
+    if len(pool_classes) < len(present):
+        missing = sorted(set(present) - set(pool_classes))
+        raise CLIError(f"class {names[missing[0]]!r} has no sample left in the pool; {hint}")
+    k = int(np.argmin(pool_counts))
+    if pool_counts[k] < args.n_per_class:
+        raise CLIError(
+            f"class {names[pool_classes[k]]!r} has only {int(pool_counts[k])} samples in the "
+            f"pool, fewer than --n-per-class {args.n_per_class}; lower --n-per-class or "
+            "add data")
+    return X_pool, X_val, X_test, y_pool, y_val, y_test
+
+
+def _plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _format_n(value):
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _curve_table(results):
+    """Learning curves as text: labels vs mean validation score, one column per learner."""
+    curves = results.curves()
+    keys = list(curves)
+    headers = [f"{s}/{sel}" for s, sel in keys]
+    rows = {}
+    for j, key in enumerate(keys):
+        n_labels, mean, _ = curves[key]
+        for n, m in zip(n_labels, mean):
+            rows.setdefault(float(n), {})[j] = float(m)
+    width = [max(7, len(h)) for h in headers]
+    lines = ["  " + f"{'labels':>6s}  " + "  ".join(f"{h:>{w}s}" for h, w in zip(headers, width))]
+    for n in sorted(rows):
+        cells = [f"{rows[n][j]:{w}.3f}" if j in rows[n] else " " * w
+                 for j, w in enumerate(width)]
+        lines.append("  " + f"{_format_n(n):>6s}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def _plot_curves(results, path):
+    """Write the learning curves as a PNG; a one-line reason when it cannot."""
+    try:
+        from matplotlib.figure import Figure
+
+        from .experiment import ActiveLearningCurveDisplay
+    except ImportError as exc:
+        return f"learning_curves.png skipped (plotting unavailable: {_one_line(exc)})"
+    try:
+        fig = Figure(figsize=(7, 4.5))
+        ax = fig.add_subplot()
+        display = ActiveLearningCurveDisplay.from_results(results, ax=ax)
+        figure = getattr(display, "figure_", None) or fig
+        figure.savefig(path, dpi=120, bbox_inches="tight")
+    except Exception as exc:  # a plotting failure must not lose the results
+        return f"learning_curves.png skipped (plotting failed: {_one_line(exc)})"
+    return None
+
+
+def run_simulate(args, out=None):
+    """The ``simulate`` command: ALOE's simulated active learning protocol."""
+    out = sys.stdout if out is None else out
+    from sklearn.metrics import get_scorer
+    from sklearn.preprocessing import StandardScaler
+
+    from .experiment import simulate
+
+    def say(text=""):
+        print(text, file=out, flush=True)
+
+    t_start = time.perf_counter()
+    try:
+        get_scorer(args.scoring)
+    except ValueError:
+        raise CLIError(f"unknown --scoring {args.scoring!r}; use a scikit-learn scorer name "
+                       "such as accuracy, balanced_accuracy or f1_macro") from None
+    if args.test_size + args.val_size >= 1:
+        raise CLIError(f"--test-size {args.test_size} and --val-size {args.val_size} leave "
+                       "no pool; their sum must be below 1")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out!r} is a file; give a folder")
+
+    source = args.input
+    if not os.path.exists(source):
+        raise CLIError(f"INPUT {source!r} does not exist")
+    if os.path.isfile(source) and source.lower().endswith(".npz"):
+        X, y, names = _load_labeled_npz(source)
+        say(f"skaloe simulate: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
+            f"from {source}")
+    else:
+        paths, y, names, what = _read_audio_input(source, "simulate")
+        if y is None:
+            raise CLIError(
+                f"{source!r} has no labels; simulate needs one subfolder per class (or a "
+                "file list with path<TAB>label lines)")
+        t0 = time.perf_counter()
+        args.batch_size_encoder = None
+        X = _embed_paths(paths, args, verbose=args.verbose)
+        say(f"skaloe simulate: {what} from {source}, embedded with {args.model} "
+            f"({X.shape[1]}-d) in {time.perf_counter() - t0:.1f} s")
+
+    X_pool, X_val, X_test, y_pool, y_val, y_test = _split(X, y, names, args)
+    scaler = StandardScaler().fit(X_pool)  # unsupervised: no label is used
+    X_pool, X_val, X_test = (scaler.transform(a) for a in (X_pool, X_val, X_test))
+    say(f"  split (stratified, random state {args.random_state}): pool {len(y_pool)}, "
+        f"validation {len(y_val)}, test {len(y_test)}; embeddings standardized on the pool")
+    say(f"  {_plural(args.runs, 'run')} of {_plural(args.rounds, 'round')} from "
+        f"{_plural(args.n_per_class, 'label')} per class; "
+        f"strategies {', '.join(args.strategies)}; selections {', '.join(args.selections)}; "
+        f"scoring {args.scoring}")
+
+    results = simulate(
+        X_pool, y_pool, X_val, y_val, X_test, y_test,
+        strategies=args.strategies, selections=args.selections, n_rounds=args.rounds,
+        batch_size=args.batch_size, n_per_class=args.n_per_class, n_runs=args.runs,
+        scoring=args.scoring, random_state=args.random_state,
+        verbose=max(0, args.verbose),
+    )
+    results.params["input"] = os.fspath(source)
+    results.params["label_names"] = list(names)
+
+    ub = results.upper_bound
+    say()
+    say(f"Learning curves: mean validation {args.scoring} over {_plural(args.runs, 'run')}")
+    say(_curve_table(results))
+    say(f"  {len(y_pool):6d}  upper bound (every pool label): validation "
+        f"{ub['val_score']:.3f}, test {ub['test_score']:.3f}")
+    say()
+    summary = results.summary().to_text()
+    say(f"Summary: final {args.scoring} (validation and test), mean \u00b1 std over runs")
+    say(summary)
+    say()
+
+    os.makedirs(args.out, exist_ok=True)
+    written = []
+    for name, write in (
+        ("results.json", results.to_json),
+        ("records.csv", results.to_csv),
+    ):
+        write(os.path.join(args.out, name))
+        written.append(name)
+    with open(os.path.join(args.out, "summary.txt"), "w", encoding="utf-8") as f:
+        f.write(summary + "\n")
+    written.append("summary.txt")
+    note = _plot_curves(results, os.path.join(args.out, "learning_curves.png"))
+    if note is None:
+        written.append("learning_curves.png")
+    say(f"Wrote {', '.join(written)} to {args.out} "
+        f"(total time {time.perf_counter() - t_start:.1f} s).")
+    if note is not None:
+        say(f"Note: {note}.")
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``skaloe`` console script."""
     parser = _build_parser()
@@ -180,7 +706,8 @@ def main(argv=None):
     try:
         return args.func(args)
     except (CLIError, ValueError, FileNotFoundError, OSError, ImportError) as exc:
-        print(f"skaloe {args.command}: error: {exc}", file=sys.stderr)
+        message = _one_line(exc) or type(exc).__name__
+        print(f"skaloe {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"skaloe {args.command}: interrupted", file=sys.stderr)

@@ -50,3 +50,301 @@ def test_console_script_help_is_complete():
     for option in ("--n-samples", "--rounds", "--runs", "--n-per-class", "--model",
                    "--data-dir", "--cache", "--n-jobs", "--random-state"):
         assert option in result.stdout
+
+
+# -- skaloe embed / skaloe simulate -------------------------------------------
+
+import importlib.util  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from skaloe.datasets import make_vowels  # noqa: E402
+from skaloe.experiment import SimulationResults  # noqa: E402
+
+
+def _has_display():
+    try:
+        from skaloe.experiment._plot import ActiveLearningCurveDisplay  # noqa: F401
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def vowel_folder(tmp_path_factory):
+    """240 synthetic vowel clips of 12 classes, one subfolder per class."""
+    root = tmp_path_factory.mktemp("vowels") / "audio"
+    make_vowels(240, directory=root, random_state=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def vowel_npz(vowel_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("emb") / "vowels.npz"
+    assert main(["embed", str(vowel_folder), "-o", str(out)]) == 0
+    return out
+
+
+def _run_error(argv, capsys):
+    """Run ``main(argv)``; return (exit code, stderr) for a user error."""
+    capsys.readouterr()
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def test_embed_class_folder_writes_labeled_npz(vowel_folder, tmp_path, capsys):
+    out = tmp_path / "sub" / "emb"  # no suffix, missing parent folder
+    cache = tmp_path / "cache"
+    assert main(["embed", str(vowel_folder), "-o", str(out), "--cache", str(cache),
+                 "--n-jobs", "2"]) == 0
+    text = capsys.readouterr().out
+    written = tmp_path / "sub" / "emb.npz"
+    assert len(text.strip().splitlines()) == 1
+    assert "240 clips" in text and "40-d" in text and "12 classes" in text
+    assert str(written) in text
+    with np.load(written) as data:
+        emb, paths = data["embeddings"], data["paths"]
+        labels, names = data["labels"], data["label_names"]
+    assert emb.shape == (240, 40) and emb.dtype == np.float32
+    assert np.isfinite(emb).all()
+    assert labels.shape == (240,) and labels.dtype.kind == "i"
+    assert sorted(os.listdir(vowel_folder)) == names.tolist()
+    assert paths.shape == (240,)
+    # Every label names the class folder of its clip.
+    parents = [os.path.basename(os.path.dirname(p)) for p in paths]
+    assert parents == names[labels].tolist()
+    assert (cache / "skaloe-embeddings").is_dir()
+
+
+def test_embed_file_list_with_and_without_labels(vowel_folder, vowel_npz, tmp_path, capsys):
+    files = sorted(str(p) for p in vowel_folder.rglob("*.wav"))[:30]
+    relative = [os.path.relpath(f, tmp_path) for f in files]  # read from the list's folder
+    lines = ["# path<TAB>label", ""] + [
+        f"{r}\tvowel-{os.path.basename(os.path.dirname(f))}" for r, f in zip(relative, files)
+    ]
+    listing = tmp_path / "clips.tsv"
+    listing.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "list.npz"
+    assert main(["embed", str(listing), "-o", str(out)]) == 0
+    assert "30 clips" in capsys.readouterr().out
+    with np.load(out) as data:
+        assert data["embeddings"].shape == (30, 40)
+        assert data["embeddings"].dtype == np.float32
+        names = data["label_names"].tolist()
+        labels = data["labels"]
+        assert [os.path.basename(p) for p in data["paths"]] == [os.path.basename(f) for f in files]
+    assert names == sorted({f"vowel-{os.path.basename(os.path.dirname(f))}" for f in files})
+    assert [names[i] for i in labels] == [
+        f"vowel-{os.path.basename(os.path.dirname(f))}" for f in files
+    ]
+    # The same clips as in the class-folder embedding.
+    with np.load(vowel_npz) as full:
+        index = {p: i for i, p in enumerate(full["paths"].tolist())}
+        expected = full["embeddings"][[index[f] for f in files]]
+    with np.load(out) as data:
+        np.testing.assert_allclose(data["embeddings"], expected, rtol=1e-5, atol=1e-6)
+
+    unlabeled = tmp_path / "plain.txt"
+    unlabeled.write_text("\n".join(files[:5]) + "\n")
+    out2 = tmp_path / "plain.npz"
+    assert main(["embed", str(unlabeled), "-o", str(out2)]) == 0
+    assert "no labels" in capsys.readouterr().out
+    with np.load(out2) as data:
+        assert data["embeddings"].shape == (5, 40)
+        assert "labels" not in data.files and "label_names" not in data.files
+
+
+def test_embed_unlabeled_folder(vowel_folder, tmp_path, capsys):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for f in sorted(vowel_folder.rglob("*.wav"))[:7]:
+        shutil.copy(f, flat / f.name)
+    (flat / "notes.txt").write_text("not audio")
+    out = tmp_path / "flat.npz"
+    assert main(["embed", str(flat), "-o", str(out), "-v"]) == 0
+    captured = capsys.readouterr()
+    assert "7 clips" in captured.out and "no labels" in captured.out
+    assert "Embedding with" in captured.err  # the progress bar
+    with np.load(out) as data:
+        assert data["embeddings"].shape == (7, 40)
+        assert data["embeddings"].dtype == np.float32
+        assert sorted(os.path.basename(p) for p in data["paths"]) == sorted(
+            f.name for f in flat.glob("*.wav"))
+        assert "labels" not in data.files
+
+
+def _check_simulation_output(text, out_dir, keys, first_rows):
+    assert "Learning curves" in text
+    header = next(line for line in text.splitlines() if line.strip().startswith("labels"))
+    for strategy, selection in keys:
+        assert f"{strategy}/{selection}" in header
+    rows = re.findall(r"^\s+(\d+)((?:\s+\d\.\d{3})+)\s*$", text, re.M)
+    assert [int(r[0]) for r in rows] == first_rows
+    assert "upper bound" in text
+    summary = (out_dir / "summary.txt").read_text()
+    assert summary.strip() and summary.strip() in text  # the summary table is printed too
+    for strategy, _ in keys:
+        assert strategy in summary
+    results = SimulationResults.from_json(out_dir / "results.json")
+    assert sorted(results.curves()) == sorted(keys)
+    assert results.params["n_runs"] == 1 and results.params["n_rounds"] == 2
+    records = (out_dir / "records.csv").read_text().splitlines()
+    assert records[0].startswith("run,strategy,selection,round,n_labels,val_score")
+    assert len(records) == 1 + len(results.records)
+    if _has_display():
+        png = out_dir / "learning_curves.png"
+        assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return results
+
+
+def test_simulate_on_embeddings_npz(vowel_npz, tmp_path, capsys):
+    out_dir = tmp_path / "results"
+    assert main(["simulate", str(vowel_npz), "--rounds", "2", "--runs", "1",
+                 "--n-per-class", "2", "--out", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    # 240 clips: pool 144, validation 48, test 48 (stratified 60/20/20).
+    assert "pool 144, validation 48, test 48" in text
+    results = _check_simulation_output(
+        text, out_dir, [("margin", "class-aware"), ("random", "class-aware")], [24, 36, 48])
+    assert results.params["n_pool"] == 144 and results.params["n_test"] == 48
+    # Deterministic: the same command gives the same scores.
+    out2 = tmp_path / "again"
+    assert main(["simulate", str(vowel_npz), "--rounds", "2", "--runs", "1",
+                 "--n-per-class", "2", "--out", str(out2)]) == 0
+    capsys.readouterr()
+    again = SimulationResults.from_json(out2 / "results.json")
+    assert [r["val_score"] for r in again.records] == [r["val_score"] for r in results.records]
+
+
+def test_simulate_on_audio_folder(vowel_folder, tmp_path, capsys):
+    out_dir = tmp_path / "results"
+    assert main(["simulate", str(vowel_folder), "--cache", str(tmp_path / "cache"),
+                 "--strategies", "entropy,random", "--selections", "class-aware,class-agnostic",
+                 "--rounds", "2", "--runs", "1", "--n-per-class", "2",
+                 "--scoring", "balanced_accuracy", "--out", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "240 clips in 12 classes" in text and "embedded with mfcc" in text
+    keys = [(s, sel) for s in ("entropy", "random") for sel in ("class-aware", "class-agnostic")]
+    # class-aware asks 12 labels a round, class-agnostic 1.
+    _check_simulation_output(text, out_dir, keys, [24, 25, 26, 36, 48])
+    assert (tmp_path / "cache" / "skaloe-embeddings").is_dir()
+
+
+def test_simulate_default_out_folder(vowel_npz, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", str(vowel_npz), "--rounds", "0", "--runs", "1",
+                 "--strategies", "margin"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "skaloe-simulation" / "results.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "command, options",
+    [
+        ("embed", ["INPUT", "--output", "--model", "--cache", "--n-jobs", "--batch-size",
+                   "--timeout", "--verbose"]),
+        ("simulate", ["INPUT", "--model", "--cache", "--strategies", "--selections",
+                      "--rounds", "--runs", "--n-per-class", "--batch-size", "--test-size",
+                      "--val-size", "--scoring", "--random-state", "--out"]),
+    ],
+)
+def test_subcommand_help_lists_options(command, options, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for option in options:
+        assert option in text
+
+
+def test_top_level_help_lists_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("demo", "embed", "simulate"):
+        assert command in text
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(vowel_folder, vowel_npz, tmp_path_factory):
+    """Files for the user errors below."""
+    root = tmp_path_factory.mktemp("bad")
+    files = sorted(str(p) for p in vowel_folder.rglob("*.wav"))
+    with np.load(vowel_npz) as data:
+        emb, labels, names = data["embeddings"], data["labels"], data["label_names"]
+    np.savez(root / "unlabeled.npz", embeddings=emb, paths=np.array(files))
+    np.savez(root / "no_embeddings.npz", labels=labels)
+    # One class with only 2 samples: it cannot be split into pool, validation and test.
+    keep = np.flatnonzero(labels != 0).tolist() + np.flatnonzero(labels == 0)[:2].tolist()
+    np.savez(root / "tiny_class.npz", embeddings=emb[keep], labels=labels[keep],
+             label_names=names)
+    one = np.flatnonzero(labels == 0)
+    np.savez(root / "one_class.npz", embeddings=emb[one], labels=labels[one])
+    (root / "text.npz").write_text("not an npz file\n")
+    (root / "broken.wav").write_bytes(b"RIFF\x00\x00not really a wav file" * 4)
+    (root / "broken.txt").write_text(str(root / "broken.wav") + "\n")
+    (root / "missing.txt").write_text(files[0] + "\n" + str(root / "nope.wav") + "\n")
+    (root / "mixed.txt").write_text(f"{files[0]}\taa\n{files[1]}\n")
+    (root / "binary.lst").write_bytes(bytes(range(128, 256)))
+    (root / "empty").mkdir()
+    flat = root / "flat"
+    flat.mkdir()
+    for f in files[:4]:
+        shutil.copy(f, flat / os.path.basename(f))
+    return root
+
+
+_ERRORS = [
+    # (argv with {bad}, {npz}, {audio} placeholders, the command, expected text)
+    (["embed", "{bad}/nope", "-o", "{bad}/x.npz"], "does not exist"),
+    (["embed", "{npz}", "-o", "{bad}/x.npz"], ".npz file"),
+    (["embed", "{audio}"], "-o/--output"),
+    (["embed", "{bad}/empty", "-o", "{bad}/x.npz"], "no audio files"),
+    (["embed", "{bad}/broken.txt", "-o", "{bad}/x.npz"], "broken.wav"),
+    (["embed", "{bad}/missing.txt", "-o", "{bad}/x.npz"], "nope.wav"),
+    (["embed", "{bad}/mixed.txt", "-o", "{bad}/x.npz"], "label every line or none"),
+    (["embed", "{bad}/binary.lst", "-o", "{bad}/x.npz"], "not UTF-8"),
+    (["embed", "{audio}", "-o", "{bad}/x.npz", "--model", "no-such-model"], "Unknown model"),
+    (["embed", "{audio}", "-o", "{bad}/x.npz", "--batch-size", "0"], "positive integer"),
+    (["embed", "{audio}", "-o", "{bad}/x.npz", "--timeout", "-3"], "positive number"),
+    (["simulate", "{bad}/nope.npz"], "does not exist"),
+    (["simulate", "{bad}/unlabeled.npz"], "holds no labels"),
+    (["simulate", "{bad}/no_embeddings.npz"], "no 'embeddings'"),
+    (["simulate", "{bad}/text.npz"], "not an .npz file"),
+    (["simulate", "{bad}/flat"], "has no labels"),
+    (["simulate", "{npz}", "--strategies", "margin,smallest"], "unknown query strategy 'smallest'"),
+    (["simulate", "{npz}", "--strategies", "margin,,random"], "empty items"),
+    (["simulate", "{npz}", "--selections", "by-class"], "unknown selection 'by-class'"),
+    (["simulate", "{npz}", "--rounds", "-1"], "non-negative integer"),
+    (["simulate", "{npz}", "--runs", "0"], "positive integer"),
+    (["simulate", "{npz}", "--runs", "three"], "positive integer"),
+    (["simulate", "{npz}", "--n-per-class", "1.5"], "positive integer"),
+    (["simulate", "{npz}", "--test-size", "1.5"], "between 0 and 1"),
+    (["simulate", "{npz}", "--val-size", "x"], "between 0 and 1"),
+    (["simulate", "{npz}", "--test-size", "0.5", "--val-size", "0.5"], "leave no pool"),
+    (["simulate", "{npz}", "--scoring", "accuracyy"], "unknown --scoring"),
+    (["simulate", "{npz}", "--n-per-class", "13"], "fewer than --n-per-class 13"),
+    (["simulate", "{bad}/tiny_class.npz"], "smallest class 'aa' has 2 samples"),
+    (["simulate", "{bad}/one_class.npz"], "at least 2 classes"),
+    (["simulate", "{npz}", "--out", "{bad}/text.npz"], "is a file"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", _ERRORS,
+                         ids=[f"{a[0]}: {e}" for a, e in _ERRORS])
+def test_user_errors_are_one_line_with_exit_code_2(argv, expected, bad_inputs, vowel_npz,
+                                                   vowel_folder, capsys):
+    argv = [a.format(bad=bad_inputs, npz=vowel_npz, audio=vowel_folder) for a in argv]
+    code, err = _run_error(argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"skaloe {argv[0]}: error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in err
