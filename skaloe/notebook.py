@@ -333,16 +333,16 @@ class LabelingSession:
             for p, lab in zip(positions, chosen)
             if learner.labeled_mask_[p] and _same_label(learner.y_pool_[p], lab)
         }
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 learner.teach(positions, labels)
-            finally:
-                for w in caught:
-                    if not any(str(w.message).startswith(f"Pool position {p} ") for p in same):
-                        warnings.warn_explicit(
-                            w.message, w.category, w.filename, w.lineno, source=w.source
-                        )
+        finally:
+            for w in caught:  # re-emitted outside the recording context
+                if not any(str(w.message).startswith(f"Pool position {p} ") for p in same):
+                    warnings.warn_explicit(
+                        w.message, w.category, w.filename, w.lineno, source=w.source
+                    )
         self.pending_.clear()
         self._sync_controls()
         return positions
@@ -457,9 +457,11 @@ class LabelingSession:
 
     @property
     def controls_(self):
-        """The widget's parts, for scripting: a dict with ``"audio"`` and
-        ``"choices"`` (position -> widget), ``"submit"``, ``"add"``,
-        ``"new_label"``, ``"status"`` and ``"box"``; None before :meth:`widget`.
+        """The widget's parts, for scripting; None before :meth:`widget`.
+
+        A dict with ``"audio"`` and ``"choices"`` (position -> ``Audio`` /
+        ``ToggleButtons``), ``"submit"``, ``"add"``, ``"new_label"``,
+        ``"status"`` and ``"box"``.
         """
         if self._controls is None:
             return None
@@ -468,7 +470,8 @@ class LabelingSession:
     def _render_batch(self):
         c = self._controls
         widgets = c["widgets"]
-        c["audio"], c["choices"] = {}, {}
+        c["audio"].clear()  # in place: dicts handed out by controls_ stay current
+        c["choices"].clear()
         children = []
         if not len(self.batch_):
             children.append(widgets.HTML("<b>Nothing left to label: every clip is labeled.</b>"))

@@ -42,6 +42,13 @@ def decode(data, dtype="float32"):
     return samples, rate
 
 
+PCM16_ATOL = 2 / 32768
+
+
+def as_float(clip):
+    return clip.astype(np.float32) / 32768 if clip.dtype == np.int16 else clip
+
+
 def walk(widget):
     yield widget
     for child in getattr(widget, "children", ()):
@@ -172,7 +179,9 @@ def test_defaults_and_validation():
 
 def test_add_label_matches_int_labels():
     X, names, clips = make_pool()
-    learner = fitted_learner(X, (names == "cat").astype(int))  # classes 0 and 1
+    seed = np.full(len(X), -1)
+    seed[[np.flatnonzero(names == "cat")[0], np.flatnonzero(names == "dog")[0]]] = [1, 0]
+    learner = ActiveLearner(random_state=0).fit(X, seed)  # classes 0 and 1
     session = LabelingSession(learner, clips)
     assert session.labels == [0, 1]
     assert session.add_label(" 2 ") == 2
@@ -187,11 +196,9 @@ def test_audio_bytes_of_waveforms_and_files(tmp_path):
     for position in (0, 1):  # int16, float32
         data, fmt = session.audio_bytes(position)
         assert fmt == "wav" and data[:4] == b"RIFF"
-        samples, rate = decode(data, dtype="int16")
+        samples, rate = decode(data)
         assert rate == 8000  # a waveform keeps its rate: nothing resampled
-        clip = clips[position]
-        expected = clip if clip.dtype == np.int16 else np.round(clip * 32767)
-        np.testing.assert_allclose(samples, expected, atol=1)
+        np.testing.assert_allclose(samples, as_float(clips[position]), atol=PCM16_ATOL)
 
     # Files: a WAV file's own bytes; other formats re-encoded as WAV.
     rng = np.random.default_rng(1)
@@ -252,11 +259,12 @@ def test_widget_drives_teach():
         player = controls["audio"][position]
         assert player in players and controls["choices"][position] in rows
         assert player.format == "wav"
-        samples, rate = decode(player.value, dtype="int16")
-        clip = clips[position]
-        expected = clip if clip.dtype == np.int16 else np.round(clip * 32767)
-        assert rate == 16000 and len(samples) == len(clip)
-        np.testing.assert_allclose(samples, expected, atol=1)
+        samples, rate = decode(player.value)
+        assert rate == 16000 and len(samples) == len(clips[position])
+        np.testing.assert_allclose(samples, as_float(clips[position]), atol=PCM16_ATOL)
+        # ...and not of another clip of the batch
+        others = [p for p in batch if p != position]
+        assert all(len(clips[p]) != len(samples) for p in others)
         row = controls["choices"][position]
         assert row.value is None  # nothing chosen yet
         assert [label for label, _ in row.options] == ["cat", "dog", "(skip)"]
