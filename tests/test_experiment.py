@@ -303,3 +303,26 @@ def test_without_pandas(results, monkeypatch):
         assert table.to_text().splitlines()[0].split()[:2] == ["strategy", "selection"]
     finally:
         _results._summary_frame_class.cache_clear()
+
+
+def test_stopping_rules_report_where_they_would_stop(data):
+    from skaloe.active import PlateauStopping, StabilizingPredictions
+
+    X_pool, y_pool, X_val, y_val = data[:4]
+    plateau = PlateauStopping(patience=2, min_delta=0.5)  # never improves by 0.5
+    results = simulate(
+        X_pool, y_pool, X_val, y_val, strategies=("margin",), n_rounds=4, n_runs=2,
+        n_per_class=2, stopping=[plateau, StabilizingPredictions(window=2, threshold=-1.0)],
+        random_state=0,
+    )
+    for row in results.final:
+        rounds = [r for r in results.records if r["run"] == row["run"]]
+        # The plateau rule sees no improvement after round 0, so it says stop at
+        # the third update (round 2), i.e. at round 2's number of labels.
+        assert row["stop_PlateauStopping"] == rounds[2]["n_labels"]
+        # A threshold of -1 is always met: stop after two compared rounds.
+        assert row["stop_StabilizingPredictions"] == rounds[2]["n_labels"]
+    # The templates given are not modified.
+    assert plateau.n_updates_ == 0
+    with pytest.raises(TypeError, match="stopping rules"):
+        simulate(X_pool, y_pool, X_val, y_val, n_rounds=1, n_runs=1, stopping=[object()])

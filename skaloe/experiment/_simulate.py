@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
 import time
 from numbers import Integral
@@ -64,6 +65,7 @@ def simulate(
     n_per_class=5,
     n_runs=10,
     scoring="accuracy",
+    stopping=None,
     random_state=None,
     verbose=0,
 ):
@@ -110,6 +112,12 @@ def simulate(
     scoring : str or callable, default="accuracy"
         A scikit-learn scorer name or a callable ``scorer(estimator, X, y)``
         (see :func:`sklearn.metrics.get_scorer`).
+    stopping : stopping rule or list of them, default=None
+        Rules such as :class:`~skaloe.active.PlateauStopping` (fed each round's
+        validation score) or :class:`~skaloe.active.StabilizingPredictions`
+        (fed the learner). The simulation runs all ``n_rounds`` regardless; each
+        final record gets ``stop_<RuleName>``, the number of labels at which
+        that rule would first have stopped (None if it never did).
     random_state : int, RandomState instance or None, default=None
         Seeds every seed set and every learner; an int makes the results
         (timings aside) identical from call to call.
@@ -186,6 +194,22 @@ def simulate(
         if verbose >= level:
             print(text, flush=True)
 
+    if stopping is None:
+        stopping_rules = []
+    elif hasattr(stopping, "reset"):
+        stopping_rules = [stopping]
+    else:
+        stopping_rules = list(stopping)
+    stopping_keys = []
+    for rule in stopping_rules:
+        if not hasattr(rule, "reset") or not hasattr(rule, "update"):
+            raise TypeError(
+                f"stopping must hold stopping rules (e.g. skaloe.active.PlateauStopping), "
+                f"got {rule!r}."
+            )
+        key = type(rule).__name__
+        stopping_keys.append(key if key not in stopping_keys else f"{key}_{len(stopping_keys)}")
+
     records, final = [], []
     for run in range(n_runs):
         seed_state, learner_state = (
@@ -211,9 +235,15 @@ def simulate(
                 fit_time = time.perf_counter() - t0
                 query_time = 0.0
                 rnd = 0
+                rules = [copy.deepcopy(rule).reset() for rule in stopping_rules]
                 while True:
                     val_score = _as_float(scorer(learner, X_val, y_val))
                     n_labels = int(learner.labeled_mask_.sum())
+                    for rule in rules:  # where each rule would have stopped
+                        if hasattr(rule, "update_from_learner"):
+                            rule.update_from_learner(learner)
+                        else:
+                            rule.update(val_score, n_labels=n_labels)
                     records.append({
                         "run": run,
                         "strategy": name,
@@ -248,6 +278,10 @@ def simulate(
                     "n_labels": n_labels,
                     "val_score": val_score,
                     "test_score": test_score,
+                    **{
+                        f"stop_{key}": rule.stopped_at_
+                        for key, rule in zip(stopping_keys, rules)
+                    },
                 })
                 say(1, f"[simulate]   {name}/{selection}: {rnd} rounds, {n_labels} labels, "
                        f"val {val_score:.4f}"
@@ -278,6 +312,7 @@ def simulate(
         "n_per_class": int(n_per_class),
         "n_runs": int(n_runs),
         "scoring": _scoring_name(scoring),
+        "stopping": [repr(rule) for rule in stopping_rules],
         "random_state": (
             int(random_state) if isinstance(random_state, numbers.Integral)
             else None if random_state is None else repr(random_state)
