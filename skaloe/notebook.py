@@ -350,6 +350,9 @@ class LabelingSession:
     def status(self):
         """A one-line summary: labels so far, per class, rounds, pending.
 
+        When the learner has stopping rules or a validation set, their advice
+        (:meth:`~skaloe.active.ActiveLearner.stopping_hint`) follows.
+
         Returns
         -------
         text : str
@@ -365,6 +368,10 @@ class LabelingSession:
         )
         if self.skipped_:
             text += f" · {len(self.skipped_)} skipped"
+        if getattr(learner, "stopping_", None) or getattr(learner, "validation_score_", None) \
+                is not None:
+            # The learner's own report: validation score and stopping advice.
+            text += " · " + learner.stopping_hint().split("; ", 1)[-1]
         return text
 
     def audio_bytes(self, position):

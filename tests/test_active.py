@@ -1069,7 +1069,8 @@ def test_params_and_clone():
     params = learner.get_params(deep=False)
     assert params["query_strategy"] == "entropy" and params["random_state"] == 3
     assert set(params) == {
-        "estimator", "query_strategy", "selection", "cold_start", "chunk_size", "random_state"
+        "estimator", "query_strategy", "selection", "cold_start", "chunk_size", "random_state",
+        "stopping", "scoring",
     }
     assert learner.get_params()["estimator__C"] == 2.0
     learner.set_params(estimator__C=0.5, selection="class-agnostic", chunk_size=17)
@@ -1210,3 +1211,22 @@ def test_seed_per_class_with_labels_that_do_not_compare():
     y = np.array(["a", 1, "a", 1, "b", "b"], dtype=object)
     idx = seed_per_class(y, 1, random_state=0)
     assert sorted(map(str, y[idx])) == ["1", "a", "b"]
+
+
+def test_encoder_pipeline_validation_set_of_file_paths_is_embedded_once(wav_files):
+    paths, labels = wav_files
+    pool, val = paths[:30], paths[30:]
+    pipe = make_pipeline(
+        EncoderTransformer(model=counting_encoder), StandardScaler(), LogisticRegression()
+    )
+    _ENCODER_CALLS["n"] = 0
+    learner = ActiveLearner(pipe, random_state=0).fit(pool, X_val=val, y_val=labels[30:])
+    assert _ENCODER_CALLS["n"] == len(pool) + len(val)
+    seed = seed_per_class(labels[:30], 2, random_state=0)
+    learner.teach(seed, labels[seed])
+    for _ in range(3):
+        batch = learner.query(3)
+        learner.teach(batch, labels[batch])
+    assert _ENCODER_CALLS["n"] == len(pool) + len(val)  # scored every round, embedded once
+    assert len(learner.validation_scores_) == 4
+    assert learner.validation_score_ == pytest.approx(learner.score(val, labels[30:]))

@@ -369,3 +369,23 @@ def test_widget_with_files_and_exhausted_pool(tmp_path):
     assert session.batch_.tolist() == [] and controls["audio"] == {}
     texts = [w.value for w in walk(controls["box"]) if isinstance(w, widgets.HTML)]
     assert any("Nothing left to label" in t for t in texts)
+
+
+def test_status_shows_the_learners_stopping_advice():
+    from skaloe.active import PlateauStopping
+
+    X, names, clips = make_pool(40)
+    seed = np.full(30, -1, dtype=object)
+    for name in ("cat", "dog"):
+        seed[np.flatnonzero(names[:30] == name)[:2]] = name
+    learner = ActiveLearner(stopping=PlateauStopping(patience=2), random_state=0).fit(
+        X[:30], seed, X_val=X[30:], y_val=names[30:]
+    )
+    session = LabelingSession(learner, clips[:30], sample_rate=16000, batch_size=2)
+    text = session.status()
+    assert "validation accuracy" in text and "keep labeling" in text
+    accuracy = learner.score(X[30:], names[30:])
+    assert f"validation accuracy {accuracy:.3f}" in text
+    # Without rules or validation set, the status stays as it was.
+    plain = LabelingSession(fitted_learner(X[:30], names[:30]), clips[:30], sample_rate=16000)
+    assert "validation" not in plain.status() and "labeling" not in plain.status()

@@ -439,3 +439,157 @@ def test_update_from_learner_errors():
     rule.update_from_learner(ActiveLearner(random_state=0).fit(X))
     with pytest.raises(ValueError, match="reset"):
         rule.update_from_learner(ActiveLearner(random_state=0).fit(X[:100]))
+
+
+# -- the interactive learner's own stopping report --------------------------
+
+
+def _split(X, y, n_pool=300):
+    return X[:n_pool], X[n_pool:], y[:n_pool], y[n_pool:]
+
+
+def test_learner_validation_scores_follow_each_refit():
+    X, y = _easy_task()
+    X_pool, X_val, y_pool, y_val = _split(X, y)
+    learner = ActiveLearner(random_state=0).fit(X_pool, X_val=X_val, y_val=y_val)
+    assert learner.validation_score_ is None and learner.validation_scores_ == []
+    for _ in range(5):
+        batch = learner.query(3)
+        learner.teach(batch, y_pool[batch])
+    # The first rounds are cold start until two classes are labeled; every
+    # later refit adds one entry, equal to the learner's own accuracy.
+    assert learner.validation_scores_, "no validation score was recorded"
+    last = learner.validation_scores_[-1]
+    assert last["round"] == learner.n_rounds_ == 5
+    assert last["n_labels"] == 15
+    assert last["score"] == pytest.approx(learner.score(X_val, y_val))
+    assert learner.validation_score_ == last["score"]
+    rounds = [entry["round"] for entry in learner.validation_scores_]
+    assert rounds == sorted(rounds) and rounds[-1] - rounds[0] == len(rounds) - 1
+
+
+def test_learner_scoring_name_and_callable():
+    from sklearn.metrics import balanced_accuracy_score
+
+    X, y = _easy_task()
+    X_pool, X_val, y_pool, y_val = _split(X, y)
+    names = np.array(["low", "mid", "high"])
+    seed = np.concatenate([np.flatnonzero(y_pool == k)[:4] for k in range(3)])
+    y_init = np.full(len(y_pool), -1, dtype=object)
+    y_init[seed] = names[y_pool[seed]]
+    by_name = ActiveLearner(scoring="balanced_accuracy", random_state=0).fit(
+        X_pool, y_init, X_val=X_val, y_val=names[y_val]
+    )
+    expected = balanced_accuracy_score(names[y_val], by_name.predict(X_val))
+    assert by_name.validation_score_ == pytest.approx(expected)
+
+    def half_errors(estimator, X, y):
+        return -0.5 * float(np.mean(estimator.predict(X) != y))
+
+    by_callable = ActiveLearner(scoring=half_errors, random_state=0).fit(
+        X_pool, y_init, X_val=X_val, y_val=names[y_val]
+    )
+    wrong = np.mean(by_callable.predict(X_val) != names[y_val])
+    assert by_callable.validation_score_ == pytest.approx(-0.5 * wrong)
+    assert "validation score" in by_callable.stopping_hint()
+
+
+def test_learner_plateau_rule_stops_the_loop_and_says_so():
+    X, y = _easy_task()
+    X_pool, X_val, y_pool, y_val = _split(X, y)
+    rule = PlateauStopping(patience=3, min_delta=0.01)
+    learner = ActiveLearner(stopping=rule, random_state=0).fit(
+        X_pool, X_val=X_val, y_val=y_val
+    )
+    rounds = 0
+    while not learner.should_stop_ and rounds < 60:
+        batch = learner.query(3)
+        learner.teach(batch, y_pool[batch])
+        rounds += 1
+    assert learner.should_stop_, "the plateau rule never said stop on an easy task"
+    fitted = learner.stopping_[0]
+    assert fitted is not rule and rule.n_updates_ == 0  # the parameter is untouched
+    assert fitted.n_updates_ == len(learner.validation_scores_)
+    assert [h["score"] for h in fitted.history_] == [
+        s["score"] for s in learner.validation_scores_
+    ]
+    assert fitted.stopped_at_ == learner._n_labels()
+    hint = learner.stopping_hint()
+    assert hint.startswith(f"{learner._n_labels()} labels; validation accuracy ")
+    assert hint.endswith("you can stop")
+
+
+def test_learner_two_rules_need_both_to_stop():
+    X, y = _easy_task()
+    X_pool, X_val, y_pool, y_val = _split(X, y)
+    learner = ActiveLearner(
+        stopping=[PlateauStopping(patience=1, min_delta=1.0),  # says stop at once
+                  StabilizingPredictions(window=50, stop_set_size=100, random_state=0)],
+        random_state=0,
+    ).fit(X_pool, X_val=X_val, y_val=y_val)
+    for _ in range(4):
+        batch = learner.query(3)
+        learner.teach(batch, y_pool[batch])
+    plateau, stabilizing = learner.stopping_
+    assert plateau.stop_ and not stabilizing.stop_
+    assert learner.should_stop_ is False
+    assert learner.stopping_hint().endswith("(1 of 2 rules say stop: keep labeling)")
+
+
+def test_learner_stopping_rules_reset_on_refit_and_survive_pickle():
+    import pickle
+
+    X, y = _easy_task()
+    X_pool, X_val, y_pool, y_val = _split(X, y)
+    learner = ActiveLearner(
+        stopping=StabilizingPredictions(stop_set_size=80, random_state=1), random_state=0
+    ).fit(X_pool)  # needs no validation set
+    for _ in range(6):
+        batch = learner.query(3)
+        learner.teach(batch, y_pool[batch])
+    rule = learner.stopping_[0]
+    assert rule.agreements_ and rule.n_labels_[-1] == 18
+    restored = pickle.loads(pickle.dumps(learner))
+    assert restored.stopping_hint() == learner.stopping_hint()
+    batch = learner.query(3)
+    np.testing.assert_array_equal(restored.query(3), batch)
+    learner.teach(batch, y_pool[batch])
+    restored.teach(batch, y_pool[batch])
+    assert restored.stopping_[0].agreements_ == learner.stopping_[0].agreements_
+    learner.fit(X_pool)  # a new session starts the rules afresh
+    assert learner.stopping_[0].agreements_ == [] and learner.stopping_[0].n_updates_ == 1
+
+
+def test_learner_without_rules_hint_and_should_stop():
+    X, y = _easy_task()
+    learner = ActiveLearner(random_state=0).fit(X)
+    assert learner.should_stop_ is False
+    assert learner.stopping_hint() == (
+        "0 labels; no stopping rule set (pass stopping=... to ActiveLearner)"
+    )
+
+
+def test_learner_stopping_errors():
+    X, y = _easy_task()
+    X_pool, X_val, y_pool, y_val = _split(X, y)
+    with pytest.raises(ValueError, match="validation set to fit"):
+        ActiveLearner(stopping=PlateauStopping()).fit(X_pool)
+    with pytest.raises(ValueError, match="stopping must hold stopping rules"):
+        ActiveLearner(stopping=[PlateauStopping(), "plateau"]).fit(
+            X_pool, X_val=X_val, y_val=y_val
+        )
+    with pytest.raises(ValueError, match="both X_val and y_val"):
+        ActiveLearner().fit(X_pool, X_val=X_val)
+    with pytest.raises(ValueError, match="X_val has 100 samples but y_val has 99"):
+        ActiveLearner().fit(X_pool, X_val=X_val, y_val=y_val[:-1])
+    y_bad = y_val.copy()
+    y_bad[7] = -1
+    with pytest.raises(ValueError, match=r"y_val\[7\] is -1"):
+        ActiveLearner().fit(X_pool, X_val=X_val, y_val=y_bad)
+    with pytest.raises(ValueError, match="features"):
+        ActiveLearner().fit(X_pool, X_val=X_val[:, :3], y_val=y_val)
+    rule = PlateauStopping()
+    with pytest.raises(ValueError, match="no validation set"):
+        rule.update_from_learner(ActiveLearner(random_state=0).fit(X_pool))
+    with pytest.raises(ValueError, match="fitted on a pool"):
+        rule.update_from_learner(ActiveLearner())

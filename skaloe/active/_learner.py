@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import numbers
 import os
@@ -17,6 +18,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._indexing import _safe_indexing
@@ -133,6 +135,30 @@ def _as_label_array(labels):
     return out
 
 
+class _FittedView(ClassifierMixin, BaseEstimator):
+    """The current model seen as a classifier of the learner's labels.
+
+    The inner model predicts integer codes; scorers compare predictions with
+    the user's labels, so this view maps codes back to ``classes_``.
+    """
+
+    def __init__(self, model, classes):
+        self.model = model
+        self.classes_ = classes
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def predict(self, X):
+        return self.classes_[np.asarray(self.model.predict(X), dtype=np.intp)]
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X)
+
+    def decision_function(self, X):
+        return self.model.decision_function(X)
+
+
 class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Pool-based active learning around any probabilistic classifier.
 
@@ -180,6 +206,20 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the cold start, the random strategy and tie-breaking.
 
+    stopping : stopping rule or list of stopping rules, default=None
+        Rules that say when labeling more is no longer worth it, such as
+        :class:`~skaloe.active.PlateauStopping` (needs the validation set
+        given to :meth:`fit`) and
+        :class:`~skaloe.active.StabilizingPredictions` (needs no labels).
+        Copies are kept in ``stopping_`` and updated after every refit;
+        :meth:`stopping_hint` and ``should_stop_`` report what they say.
+
+    scoring : str, callable or None, default=None
+        The validation score computed after every refit when :meth:`fit`
+        got ``X_val`` and ``y_val``: a scikit-learn scorer name (e.g.
+        ``"balanced_accuracy"``, ``"f1_macro"``) or a callable
+        ``(estimator, X, y) -> float``. None means accuracy.
+
     Attributes
     ----------
     estimator_ : estimator or None
@@ -209,6 +249,17 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     n_features_in_ : int
         Number of features of ``X`` seen during fit (when defined).
 
+    validation_score_ : float or None
+        The score on the validation set of the latest model; None without a
+        validation set, or while fewer than two classes are labeled.
+
+    validation_scores_ : list of dict
+        One ``{"round", "n_labels", "score"}`` per model scored on the
+        validation set: the learning curve of this labeling session.
+
+    stopping_ : list of stopping rules
+        Fitted copies of ``stopping``, fed after every refit.
+
     See Also
     --------
     skaloe.active.get_query_scorer : The query strategies.
@@ -227,6 +278,18 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     >>> learner = learner.teach(batch, y[batch])
     >>> int(learner.labeled_mask_.sum())
     6
+
+    With a validation set and a stopping rule, the learner reports when
+    labeling has stopped paying off:
+
+    >>> from skaloe.active import PlateauStopping
+    >>> learner = ActiveLearner(stopping=PlateauStopping(patience=3), random_state=0)
+    >>> learner = learner.fit(X[:150], X_val=X[150:], y_val=y[150:])
+    >>> while not learner.should_stop_:
+    ...     batch = learner.query(3)
+    ...     learner = learner.teach(batch, y[batch])
+    >>> print(learner.stopping_hint())  # doctest: +ELLIPSIS
+    51 labels; validation accuracy 0.560; validation score has not improved ... you can stop
     """
 
     _parameter_constraints: dict = {
@@ -236,6 +299,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "cold_start": [StrOptions({"kmeans", "random"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "stopping": [None, HasMethods(["describe"]), list, tuple],
+        "scoring": [None, StrOptions(set(get_scorer_names())), callable],
     }
 
     def __init__(
@@ -247,6 +312,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         cold_start="kmeans",
         chunk_size=8192,
         random_state=None,
+        stopping=None,
+        scoring=None,
     ):
         self.estimator = estimator
         self.query_strategy = query_strategy
@@ -254,11 +321,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.cold_start = cold_start
         self.chunk_size = chunk_size
         self.random_state = random_state
+        self.stopping = stopping
+        self.scoring = scoring
 
     # -- fitting -----------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, X_val=None, y_val=None):
         """Take the pool and its labels so far, and fit the classifier.
 
         Parameters
@@ -269,11 +338,19 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_pool,), default=None
             Labels, ``-1`` for unlabeled samples (use an object array to mix
             ``-1`` with string labels). None means nothing is labeled yet.
+        X_val : array-like, default=None
+            A labeled validation set, in the same form as ``X`` (never
+            queried, never trained on). Each model is scored on it with
+            ``scoring``: see ``validation_scores_``. Needed by
+            :class:`~skaloe.active.PlateauStopping`.
+        y_val : array-like of shape (n_val,), default=None
+            The labels of ``X_val``.
 
         Returns
         -------
         self : ActiveLearner
         """
+        stopping_rules = self._check_stopping(X_val is not None)
         template = self.estimator if self.estimator is not None else _default_estimator()
         prefix, trainable = _split_frozen_prefix(template)
         for attr in ("n_features_in_", "feature_names_in_"):  # none left from a previous fit
@@ -339,8 +416,139 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._extra_y = []
         self.estimator_ = None
         self._final = None
+        self._val = self._prepare_validation(X_val, y_val)
+        self._val_scorer = None if self.scoring is None else get_scorer(self.scoring)
+        self.validation_score_ = None
+        self.validation_scores_ = []
+        self.stopping_ = stopping_rules
         self._refit()
+        self._monitor()
         return self
+
+    # -- validation and stopping --------------------------------------------
+
+    def _check_stopping(self, has_validation):
+        if self.stopping is None:
+            rules = []
+        elif isinstance(self.stopping, (list, tuple)):
+            rules = list(self.stopping)
+        else:
+            rules = [self.stopping]
+        fitted = []
+        for rule in rules:
+            if not hasattr(rule, "describe") or not (
+                hasattr(rule, "update_from_learner") or hasattr(rule, "update")
+            ):
+                raise ValueError(
+                    f"stopping must hold stopping rules with describe() and update() or "
+                    f"update_from_learner() (e.g. skaloe.active.PlateauStopping); got {rule!r}."
+                )
+            if getattr(rule, "_needs_validation", not hasattr(rule, "update_from_learner")) and (
+                not has_validation
+            ):
+                raise ValueError(
+                    f"The stopping rule {rule!r} watches a validation score: pass a labeled "
+                    "validation set to fit(X, y, X_val=..., y_val=...), or use "
+                    "StabilizingPredictions, which needs no labels."
+                )
+            rule = copy.deepcopy(rule)
+            if hasattr(rule, "reset"):
+                rule.reset()
+            fitted.append(rule)
+        return fitted
+
+    def _prepare_validation(self, X_val, y_val):
+        if X_val is None and y_val is None:
+            return None
+        if X_val is None or y_val is None:
+            raise ValueError("Give both X_val and y_val (a labeled validation set), or neither.")
+        Xt = X_val
+        for _, step in self._prefix:
+            Xt = step.transform(Xt)
+        if not self._prefix and not isinstance(self._trainable, Pipeline):
+            Xt = validate_data(
+                self, X_val, accept_sparse=["csr", "csc"], dtype=None,
+                ensure_all_finite=False, reset=False,
+            )
+        y_val = _as_label_array(y_val) if isinstance(y_val, (list, tuple)) else np.asarray(y_val)
+        y_val = column_or_1d(y_val)
+        n_val = Xt.shape[0] if hasattr(Xt, "shape") else len(Xt)
+        if len(y_val) != n_val:
+            raise ValueError(
+                f"X_val has {n_val} samples but y_val has {len(y_val)}; give one label per "
+                "validation sample."
+            )
+        if n_val == 0:
+            raise ValueError("The validation set is empty; give at least one sample.")
+        unlabeled = _unlabeled_mask(y_val)
+        if unlabeled.any():
+            raise ValueError(
+                f"y_val[{int(np.flatnonzero(unlabeled)[0])}] is -1, the marker of unlabeled "
+                "samples; every validation sample needs its true label."
+            )
+        return Xt, y_val
+
+    def _n_labels(self):
+        return int(self.labeled_mask_.sum()) + len(self._extra_y)
+
+    def _validation_score(self):
+        X_val, y_val = self._val
+        view = _FittedView(self._final, self.classes_)
+        if self._val_scorer is None:
+            return float(np.mean(view.predict(X_val) == y_val))
+        score = self._val_scorer(view, X_val, y_val)
+        return float(score.item() if isinstance(score, np.generic) else score)
+
+    def _monitor(self):
+        """Score the new model on the validation set and feed the stopping rules."""
+        score = None
+        if self._val is not None and self._final is not None:
+            score = self._validation_score()
+            self.validation_scores_.append(
+                {"round": self.n_rounds_, "n_labels": self._n_labels(), "score": score}
+            )
+        self.validation_score_ = score
+        for rule in self.stopping_:
+            if hasattr(rule, "update_from_learner"):
+                rule.update_from_learner(self)
+            elif score is not None:
+                rule.update(score, n_labels=self._n_labels())
+
+    @property
+    def should_stop_(self):
+        """True when every stopping rule says stop (False without rules)."""
+        check_is_fitted(self)
+        return bool(self.stopping_) and all(getattr(r, "stop_", False) for r in self.stopping_)
+
+    def stopping_hint(self):
+        """One line for the person labeling: labels so far, score, and advice.
+
+        Returns
+        -------
+        text : str
+            The number of labels, the latest validation score (with a
+            validation set) and each stopping rule's
+            :meth:`~skaloe.active.PlateauStopping.describe` line.
+        """
+        check_is_fitted(self)
+        parts = [f"{self._n_labels()} labels"]
+        if self.validation_score_ is not None:
+            name = self.scoring if isinstance(self.scoring, str) else (
+                "accuracy" if self.scoring is None else "score"
+            )
+            parts.append(f"validation {name} {self.validation_score_:.3f}")
+        head = "; ".join(parts)
+        if not self.stopping_:
+            return head + "; no stopping rule set (pass stopping=... to ActiveLearner)"
+        lines = [rule.describe() for rule in self.stopping_]
+        if len(lines) == 1:
+            return f"{head}; {lines[0]}"
+        n_stop = sum(bool(getattr(r, "stop_", False)) for r in self.stopping_)
+        verdict = "you can stop" if self.should_stop_ else "keep labeling"
+        return (
+            f"{head}; " + "; ".join(lines)
+            + f" ({n_stop} of {len(lines)} rules say stop: {verdict})"
+        )
 
     def _labels_in_order(self):
         values = list(self.y_pool_[self.labeled_mask_]) + list(self._extra_y)
@@ -465,6 +673,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         self.labeled_mask_[indices] = True
         self._refit()
+        self._monitor()
         return self
 
     def add_labeled(self, X, labels):
@@ -503,6 +712,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 {"round": self.n_rounds_, "index": None, "label": label, "source": "add"}
             )
         self._refit()
+        self._monitor()
         return self
 
     def _check_indices(self, indices):

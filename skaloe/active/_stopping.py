@@ -143,6 +143,7 @@ class PlateauStopping(_StoppingRule):
     """
 
     _param_names = ("patience", "min_delta", "mode", "name")
+    _needs_validation = True
 
     def __init__(self, patience=5, min_delta=0.005, mode="max", name="validation score"):
         self.patience = patience
@@ -225,6 +226,35 @@ class PlateauStopping(_StoppingRule):
             {"update": self.n_updates_, "n_labels": n_labels, "score": score, "improved": improved}
         )
         return self._record_stop(self.wait_ >= self.patience, n_labels)
+
+    def update_from_learner(self, learner):
+        """Take a learner's latest validation score.
+
+        :class:`~skaloe.active.ActiveLearner` calls this after every refit
+        when the rule is in its ``stopping``. While fewer than two classes are
+        labeled there is no model and no score, and nothing changes.
+
+        Parameters
+        ----------
+        learner : ActiveLearner
+            Fitted with a validation set (``fit(X, y, X_val=..., y_val=...)``).
+
+        Returns
+        -------
+        stop : bool
+        """
+        if not hasattr(learner, "validation_scores_"):
+            raise ValueError(
+                "learner must be an ActiveLearner fitted on a pool; call its fit() first."
+            )
+        if getattr(learner, "_val", None) is None:
+            raise ValueError(
+                f"{self!r} watches a validation score, but the learner has no validation set; "
+                "pass X_val and y_val to its fit()."
+            )
+        if learner.validation_score_ is None:
+            return self.stop_
+        return self.update(learner.validation_score_, n_labels=learner._n_labels())
 
     def describe(self):
         """One line for a person: the state of the rule and its advice.
@@ -339,6 +369,7 @@ class StabilizingPredictions(_StoppingRule):
     """
 
     _param_names = ("window", "threshold", "stop_set_size", "aggregate", "random_state")
+    _needs_validation = False
 
     def __init__(
         self, window=3, threshold=0.99, stop_set_size=2000, aggregate="min", random_state=None
