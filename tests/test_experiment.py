@@ -326,3 +326,56 @@ def test_stopping_rules_report_where_they_would_stop(data):
     assert plateau.n_updates_ == 0
     with pytest.raises(TypeError, match="stopping rules"):
         simulate(X_pool, y_pool, X_val, y_val, n_rounds=1, n_runs=1, stopping=[object()])
+
+
+def test_summary_and_stop_points_show_where_rules_stop(data):
+    from skaloe.active import PlateauStopping, StabilizingPredictions
+
+    X_pool, y_pool, X_val, y_val = data[:4]
+    results = simulate(
+        X_pool, y_pool, X_val, y_val, strategies=("margin", "random"), n_rounds=4,
+        n_runs=3, n_per_class=2,
+        stopping=[PlateauStopping(patience=2, min_delta=0.5),
+                  StabilizingPredictions(window=2, threshold=1.0)],
+        random_state=0,
+    )
+    # Make one run of margin never stop, to check the counts and the mean.
+    for row in results.final:
+        if row["strategy"] == "margin" and row["run"] == 1:
+            row["stop_PlateauStopping"] = None
+    points = results.stop_points()
+    assert set(points) == {("margin", "class-aware"), ("random", "class-aware")}
+    for (strategy, selection), by_rule in points.items():
+        ends = [f for f in results.final if f["strategy"] == strategy]
+        assert set(by_rule) == {"PlateauStopping", "StabilizingPredictions"}
+        for rule, point in by_rule.items():
+            stops = [f[f"stop_{rule}"] for f in ends if f[f"stop_{rule}"] is not None]
+            assert point["n_stopped"] == len(stops) and point["n_runs"] == 3
+            if stops:
+                assert point["n_labels"] == pytest.approx(np.mean(stops))
+                assert point["n_labels_std"] == pytest.approx(np.std(stops))
+                at = [r["val_score"] for f in ends for r in results.records
+                      if r["strategy"] == strategy and r["run"] == f["run"]
+                      and r["n_labels"] == f[f"stop_{rule}"]]
+                assert point["val_score"] == pytest.approx(np.mean(at))
+            else:
+                assert np.isnan(point["n_labels"]) and np.isnan(point["val_score"])
+    assert points["margin", "class-aware"]["PlateauStopping"]["n_stopped"] == 2
+
+    table = results.summary()
+    rows = table.to_dict("records")
+    assert rows[0]["stop_PlateauStopping_runs"] == 2
+    assert rows[0]["stop_PlateauStopping"] == points["margin", "class-aware"][
+        "PlateauStopping"]["n_labels"]
+    text = table.to_text()
+    header = text.splitlines()[0]
+    assert "PlateauStopping stops at" in header and "StabilizingPredictions val" in header
+    assert "(2/3 runs)" in text.splitlines()[2]
+    assert text.splitlines()[-1].rstrip().endswith("-")  # upper bound: no stop point
+    # at_labels tables and simulations without rules have no stop columns
+    assert not any(c.startswith("stop_") for c in results.summary(at_labels=10).columns)
+    plain = simulate(X_pool, y_pool, X_val, y_val, n_rounds=1, n_runs=1, random_state=0)
+    assert plain.stop_points() == {
+        ("margin", "class-aware"): {}, ("random", "class-aware"): {}
+    }
+    assert not any(c.startswith("stop_") for c in plain.summary().columns)

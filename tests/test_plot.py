@@ -295,3 +295,33 @@ def test_missing_matplotlib(results, monkeypatch):
         StrategyComparisonDisplay.from_results(results)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         StrategyComparisonDisplay({("a", "class-aware"): (0.5, 0.1)}).plot()
+
+
+def test_curve_marks_stop_points(data):
+    from skaloe.active import PlateauStopping
+
+    results = simulate(
+        *data, strategies=("margin", "random"), n_rounds=4, n_runs=2, n_per_class=2,
+        stopping=[PlateauStopping(patience=1, min_delta=0.5)], random_state=0,
+    )
+    display = ActiveLearningCurveDisplay.from_results(results)
+    points = results.stop_points()
+    assert set(display.stop_markers_) == {(key, "PlateauStopping") for key in points}
+    labels = display.ax_.get_legend_handles_labels()[1]
+    assert labels.count("PlateauStopping stops (mean)") == 1
+    for (key, rule), marker in display.stop_markers_.items():
+        n_labels, mean, _ = results.curves()[key]
+        x, y = marker.get_xdata()[0], marker.get_ydata()[0]
+        assert x == pytest.approx(points[key][rule]["n_labels"])
+        assert y == pytest.approx(np.interp(x, n_labels, mean))
+        assert marker.get_markerfacecolor() == display.lines_[key].get_color()
+    off = ActiveLearningCurveDisplay.from_results(results, stop_points=False)
+    assert off.stop_markers_ == {}
+    # Hand-built: plain numbers per rule; a NaN stop point is not drawn.
+    curves = {("a", "b"): (np.array([1.0, 3.0]), np.array([0.2, 0.6]), np.zeros(2))}
+    shown = ActiveLearningCurveDisplay(
+        curves, stop_points={("a", "b"): {"R": 2.0, "S": float("nan")}}
+    ).plot(stop_kw={"marker": "o"})
+    assert list(shown.stop_markers_) == [(("a", "b"), "R")]
+    marker = shown.stop_markers_[("a", "b"), "R"]
+    assert marker.get_ydata()[0] == pytest.approx(0.4) and marker.get_marker() == "o"

@@ -57,6 +57,9 @@ def _check_results(results, caller):
         )
 
 
+_STOP_MARKERS = ("v", "s", "D", "^", "P", "X")
+
+
 def _merge(defaults, user):
     """Style kwargs: the user's over the defaults (no alias handling needed here)."""
     out = dict(defaults)
@@ -85,6 +88,13 @@ class ActiveLearningCurveDisplay:
         Validation score of the upper bound; None draws no upper bound line.
     score_name : str, default="accuracy"
         Name of the score, shown in the y label as ``"validation <score_name>"``.
+    stop_points : dict, default=None
+        ``(strategy, selection) -> {rule: n_labels}``: where stopping rules
+        would have stopped (the mean over runs), marked on each curve; a
+        ``{rule: {"n_labels": ...}}`` dict as returned by
+        :meth:`SimulationResults.stop_points
+        <skaloe.experiment.SimulationResults.stop_points>` works too. None
+        marks nothing.
 
     Attributes
     ----------
@@ -102,6 +112,9 @@ class ActiveLearningCurveDisplay:
         ``std_display_style="errorbar"``; None otherwise.
     upper_bound_line_ : matplotlib Line2D or None
         The horizontal line of the upper bound; None without one.
+    stop_markers_ : dict of matplotlib Line2D
+        ``((strategy, selection), rule) -> marker`` at the mean stop point
+        of each rule on each curve (empty without ``stop_points``).
 
     See Also
     --------
@@ -125,10 +138,11 @@ class ActiveLearningCurveDisplay:
     >>> display.figure_.savefig("curves.png")             # doctest: +SKIP
     """
 
-    def __init__(self, curves, upper_bound=None, score_name="accuracy"):
+    def __init__(self, curves, upper_bound=None, score_name="accuracy", stop_points=None):
         self.curves = dict(curves)
         self.upper_bound = upper_bound
         self.score_name = score_name
+        self.stop_points = stop_points
 
     def plot(
         self,
@@ -139,6 +153,7 @@ class ActiveLearningCurveDisplay:
         fill_between_kw=None,
         errorbar_kw=None,
         upper_bound_kw=None,
+        stop_kw=None,
     ):
         """Draw the curves.
 
@@ -161,12 +176,16 @@ class ActiveLearningCurveDisplay:
         upper_bound_kw : dict, default=None
             Keyword arguments of :meth:`matplotlib.axes.Axes.axhline` for the
             upper bound line.
+        stop_kw : dict, default=None
+            Keyword arguments of :meth:`matplotlib.axes.Axes.plot` for the
+            stop point markers.
 
         Returns
         -------
         display : ActiveLearningCurveDisplay
             The object, with ``ax_``, ``figure_``, ``lines_``,
-            ``fill_between_``, ``errorbar_`` and ``upper_bound_line_`` set.
+            ``fill_between_``, ``errorbar_``, ``upper_bound_line_`` and
+            ``stop_markers_`` set.
         """
         plt = _require_matplotlib(f"{type(self).__name__}.plot")
         if std_display_style not in _STD_DISPLAY_STYLES:
@@ -200,6 +219,31 @@ class ActiveLearningCurveDisplay:
                         n_labels, mean - std, mean + std, **kw
                     )
 
+        self.stop_markers_ = {}
+        rules = list(dict.fromkeys(
+            rule for points in (self.stop_points or {}).values() for rule in points
+        ))
+        for key, (n_labels, mean, _) in self.curves.items():
+            points = (self.stop_points or {}).get(key, {})
+            for rule, point in points.items():
+                n = point.get("n_labels") if isinstance(point, dict) else point
+                if _missing(n) or key not in self.lines_:
+                    continue
+                n = float(n)
+                y = float(np.interp(n, np.asarray(n_labels, float), np.asarray(mean, float)))
+                first = not any(r == rule for (_, r) in self.stop_markers_)
+                kw = _merge({
+                    "marker": _STOP_MARKERS[rules.index(rule) % len(_STOP_MARKERS)],
+                    "markersize": 9,
+                    "linestyle": "none",
+                    "markerfacecolor": self.lines_[key].get_color(),
+                    "markeredgecolor": "black",
+                    "label": f"{rule} stops (mean)" if first else "_nolegend_",
+                    "zorder": 3,
+                }, stop_kw)
+                (marker,) = ax.plot([n], [y], **kw)
+                self.stop_markers_[key, rule] = marker
+
         self.upper_bound_line_ = None
         if not _missing(self.upper_bound):
             kw = _merge(
@@ -224,11 +268,13 @@ class ActiveLearningCurveDisplay:
         ax=None,
         score_name=None,
         upper_bound=True,
+        stop_points=True,
         std_display_style="fill_between",
         line_kw=None,
         fill_between_kw=None,
         errorbar_kw=None,
         upper_bound_kw=None,
+        stop_kw=None,
     ):
         """Plot the learning curves of a simulation.
 
@@ -243,10 +289,14 @@ class ActiveLearningCurveDisplay:
             the simulation when it is a string, else ``"score"``.
         upper_bound : bool, default=True
             Draw the validation score of the upper bound.
+        stop_points : bool, default=True
+            Mark where each stopping rule of the simulation would have
+            stopped (mean over the runs where it did).
         std_display_style : {"fill_between", "errorbar"} or None, \
                 default="fill_between"
             How to show the standard deviation over runs.
-        line_kw, fill_between_kw, errorbar_kw, upper_bound_kw : dict, default=None
+        line_kw, fill_between_kw, errorbar_kw, upper_bound_kw, stop_kw : \
+                dict, default=None
             Style keyword arguments, see :meth:`plot`.
 
         Returns
@@ -257,7 +307,10 @@ class ActiveLearningCurveDisplay:
         _check_results(results, f"{cls.__name__}.from_results")
         ub = results.upper_bound.get("val_score") if upper_bound else None
         display = cls(
-            results.curves(), upper_bound=ub, score_name=_score_name_of(results, score_name)
+            results.curves(),
+            upper_bound=ub,
+            score_name=_score_name_of(results, score_name),
+            stop_points=results.stop_points() if stop_points else None,
         )
         return display.plot(
             ax=ax,
@@ -266,6 +319,7 @@ class ActiveLearningCurveDisplay:
             fill_between_kw=fill_between_kw,
             errorbar_kw=errorbar_kw,
             upper_bound_kw=upper_bound_kw,
+            stop_kw=stop_kw,
         )
 
 

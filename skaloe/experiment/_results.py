@@ -68,6 +68,10 @@ def _render_summary(rows, columns, *, percent=None, digits=1):
         header.append("labels")
     metrics = [m for m in ("val", "test") if f"{m}_mean" in columns]
     header += metrics
+    stops = [c[len("stop_"):-len("_runs")] for c in columns
+             if c.startswith("stop_") and c.endswith("_runs")]
+    for key in stops:
+        header += [f"{key} stops at", f"{key} val"]
     table = [header]
     for r in rows:
         line = [str(r.get(c, "")) for c in ("strategy", "selection") if c in columns]
@@ -76,6 +80,15 @@ def _render_summary(rows, columns, *, percent=None, digits=1):
             line.append("-" if _missing(n) else f"{n:g}")
         for m in metrics:
             line.append(_format_cell(r.get(f"{m}_mean"), r.get(f"{m}_std"), scale, digits))
+        for key in stops:
+            runs = r.get(f"stop_{key}_runs")
+            if _missing(runs):  # the upper bound row
+                line += ["-", "-"]
+                continue
+            n_runs = r.get("n_runs")
+            cell = _format_cell(r.get(f"stop_{key}"), r.get(f"stop_{key}_std"), 1.0, 0)
+            line.append(f"{cell} ({int(runs)}/{int(n_runs)} runs)")
+            line.append(_format_cell(r.get(f"stop_{key}_val"), None, scale, digits))
         table.append(line)
     widths = [max(len(line[j]) for line in table) for j in range(len(header))]
     out = []
@@ -277,6 +290,51 @@ class SimulationResults:
             out[key] = (n_labels.mean(axis=0), scores.mean(axis=0), scores.std(axis=0))
         return out
 
+    def _stop_keys(self):
+        """Names of the stopping rules recorded in ``final`` (``stop_<Key>``)."""
+        return list(dict.fromkeys(
+            k[len("stop_"):] for f in self.final for k in f if k.startswith("stop_")
+        ))
+
+    def stop_points(self):
+        """Where each stopping rule would have stopped, over runs.
+
+        Returns
+        -------
+        points : dict
+            ``(strategy, selection) -> {rule: point}`` with, per rule given
+            to :func:`~skaloe.experiment.simulate` as ``stopping``, a dict:
+            ``n_labels`` (mean over the runs where the rule said stop, NaN
+            if it never did), ``n_labels_std``, ``n_stopped`` (runs where it
+            said stop), ``n_runs`` and ``val_score`` (mean validation score
+            at the stop point: what stopping there would have given).
+            Empty dicts without stopping rules.
+        """
+        keys = self._stop_keys()
+        out = {}
+        for strategy, selection in self._keys():
+            ends = [f for f in self.final
+                    if (f["strategy"], f["selection"]) == (strategy, selection)]
+            points = {}
+            for key in keys:
+                stops = {f["run"]: f.get(f"stop_{key}") for f in ends}
+                stopped = {run: n for run, n in stops.items() if not _missing(n)}
+                at_stop = [
+                    r["val_score"] for r in self.records
+                    if (r["strategy"], r["selection"]) == (strategy, selection)
+                    and r["run"] in stopped and r["n_labels"] == stopped[r["run"]]
+                ]
+                mean, std = _mean_std(list(stopped.values()))
+                points[key] = {
+                    "n_labels": mean,
+                    "n_labels_std": std,
+                    "n_stopped": len(stopped),
+                    "n_runs": len(ends),
+                    "val_score": _mean_std(at_stop)[0],
+                }
+            out[strategy, selection] = points
+        return out
+
     def summary(self, at_labels=None):
         """A table in the form of ALOE's: mean \u00b1 std over runs.
 
@@ -297,8 +355,15 @@ class SimulationResults:
             without ``at_labels``, ``test_mean``, ``test_std`` (NaN without a
             test set). A pandas DataFrame when pandas is installed, else a
             :class:`SummaryTable`; both have ``to_text()``, which ``str()``
-            returns, with cells like ``"93.0 \u00b1 0.4"``.
+            returns, with cells like ``"93.0 \u00b1 0.4"``. With stopping
+            rules in the simulation, the final table also has, per rule,
+            ``stop_<Rule>`` and ``stop_<Rule>_std`` (labels at the stop
+            point, over the runs where the rule said stop),
+            ``stop_<Rule>_runs`` (how many runs it stopped in) and
+            ``stop_<Rule>_val`` (mean validation score at the stop point);
+            see :meth:`stop_points`.
         """
+        stop_points = self.stop_points() if at_labels is None else {}
         rows = []
         for strategy, selection in self._keys():
             row = {"strategy": strategy, "selection": selection}
@@ -309,6 +374,11 @@ class SimulationResults:
                 row["n_labels"] = float(np.mean([f["n_labels"] for f in ends]))
                 row["val_mean"], row["val_std"] = _mean_std([f["val_score"] for f in ends])
                 row["test_mean"], row["test_std"] = _mean_std([f["test_score"] for f in ends])
+                for key, point in stop_points[strategy, selection].items():
+                    row[f"stop_{key}"] = point["n_labels"]
+                    row[f"stop_{key}_std"] = point["n_labels_std"]
+                    row[f"stop_{key}_runs"] = point["n_stopped"]
+                    row[f"stop_{key}_val"] = point["val_score"]
             else:
                 picked = []
                 by_run = {}
@@ -339,6 +409,7 @@ class SimulationResults:
             upper["test_std"] = float("nan")
         rows.append(upper)
         columns = [c for c in _SUMMARY_COLUMNS if c in rows[0]]
+        columns += [c for c in rows[0] if c.startswith("stop_")]
         try:
             frame_class = _summary_frame_class()
         except ImportError:

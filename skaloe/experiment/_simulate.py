@@ -49,6 +49,11 @@ def _n_samples(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
+def _watches_validation(rule):
+    """Whether a stopping rule is fed validation scores (else it reads the learner)."""
+    return getattr(rule, "_needs_validation", not hasattr(rule, "update_from_learner"))
+
+
 def simulate(
     X_pool,
     y_pool,
@@ -240,10 +245,10 @@ def simulate(
                     val_score = _as_float(scorer(learner, X_val, y_val))
                     n_labels = int(learner.labeled_mask_.sum())
                     for rule in rules:  # where each rule would have stopped
-                        if hasattr(rule, "update_from_learner"):
-                            rule.update_from_learner(learner)
-                        else:
+                        if _watches_validation(rule):
                             rule.update(val_score, n_labels=n_labels)
+                        else:
+                            rule.update_from_learner(learner)
                     records.append({
                         "run": run,
                         "strategy": name,
