@@ -251,7 +251,8 @@ def test_simulate_default_out_folder(vowel_npz, tmp_path, monkeypatch, capsys):
                    "--timeout", "--verbose"]),
         ("simulate", ["INPUT", "--model", "--cache", "--strategies", "--selections",
                       "--rounds", "--runs", "--n-per-class", "--batch-size", "--test-size",
-                      "--val-size", "--scoring", "--random-state", "--out"]),
+                      "--val-size", "--val-input", "--test-input", "--stopping",
+                      "--patience", "--min-delta", "--scoring", "--random-state", "--out"]),
     ],
 )
 def test_subcommand_help_lists_options(command, options, capsys):
@@ -297,6 +298,13 @@ def bad_inputs(vowel_folder, vowel_npz, tmp_path_factory):
     flat.mkdir()
     for f in files[:4]:
         shutil.copy(f, flat / os.path.basename(f))
+    # Held-out sets that do not fit the pool of vowel_npz.
+    wide = np.concatenate([emb, emb[:, :1]], axis=1)
+    np.savez(root / "wide.npz", embeddings=wide, labels=labels, label_names=names)
+    np.savez(root / "new_class.npz", embeddings=emb, labels=labels,
+             label_names=np.array(["zz"] + names.tolist()[1:]))
+    np.savez(root / "other_model.npz", embeddings=emb, labels=labels, label_names=names,
+             model=np.array("logmel"))
     return root
 
 
@@ -333,6 +341,27 @@ _ERRORS = [
     (["simulate", "{bad}/tiny_class.npz"], "smallest class 'aa' has 2 samples"),
     (["simulate", "{bad}/one_class.npz"], "at least 2 classes"),
     (["simulate", "{npz}", "--out", "{bad}/text.npz"], "is a file"),
+    (["simulate", "{npz}", "--stopping", "plateau,patience"], "unknown stopping rule 'patience'"),
+    (["simulate", "{npz}", "--stopping", "plateau,plateau"], "repeated"),
+    (["simulate", "{npz}", "--patience", "3"], "add --stopping plateau"),
+    (["simulate", "{npz}", "--min-delta", "0.01", "--stopping", "stabilizing"],
+     "add --stopping plateau"),
+    (["simulate", "{npz}", "--stopping", "plateau", "--patience", "0"], "positive integer"),
+    (["simulate", "{npz}", "--stopping", "plateau", "--min-delta", "-0.1"],
+     "non-negative number"),
+    (["simulate", "{npz}", "--test-input", "{npz}", "--test-size", "0.3"],
+     "--test-size and --test-input cannot be used together"),
+    (["simulate", "{npz}", "--val-input", "{npz}", "--val-size", "0.3"],
+     "--val-size and --val-input cannot be used together"),
+    (["simulate", "{npz}", "--val-input", "{bad}/nope.npz"], "--val-input"),
+    (["simulate", "{npz}", "--test-input", "{bad}/unlabeled.npz"], "holds no labels"),
+    (["simulate", "{npz}", "--test-input", "{bad}/flat"], "has no labels"),
+    (["simulate", "{npz}", "--val-input", "{bad}/wide.npz"], "holds 41-d embeddings"),
+    (["simulate", "{npz}", "--test-input", "{bad}/new_class.npz"], "has class 'zz'"),
+    (["simulate", "{npz}", "--val-input", "{bad}/other_model.npz"],
+     "was embedded with 'logmel'"),
+    (["simulate", "{npz}", "--val-input", "{npz}", "--test-input", "{bad}/tiny_class.npz",
+      "--n-per-class", "25"], "fewer than --n-per-class 25"),
 ]
 
 
@@ -348,3 +377,118 @@ def test_user_errors_are_one_line_with_exit_code_2(argv, expected, bad_inputs, v
     assert lines[0].startswith(f"skaloe {argv[0]}: error: ")
     assert expected in lines[0]
     assert "Traceback" not in err
+
+
+# -- held-out sets of their own, and stopping rules ---------------------------
+
+
+@pytest.fixture(scope="module")
+def held_out_sets(vowel_folder, tmp_path_factory):
+    """A validation file list with 3 classes only, and a test folder of new clips."""
+    root = tmp_path_factory.mktemp("held_out")
+    make_vowels(120, directory=root / "test", random_state=1)
+    extra = root / "val_audio"
+    make_vowels(120, directory=extra, random_state=2)
+    # Only three classes, so that their codes in this list (0, 1, 2) differ from
+    # their codes in the pool: the labels must be matched by name.
+    keep = sorted(os.listdir(extra))[-3:]
+    lines = [f"{p}\t{p.parent.name}" for name in keep for p in sorted((extra / name).glob("*.wav"))]
+    (root / "val.tsv").write_text("\n".join(lines) + "\n")
+    return root, keep, len(lines)
+
+
+def _upper_bound_by_hand(X_pool, y_pool, X_eval, y_eval):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(X_pool)
+    model = LogisticRegression(max_iter=1000).fit(scaler.transform(X_pool), y_pool)
+    return model.score(scaler.transform(X_eval), y_eval)
+
+
+def test_simulate_with_given_validation_and_test_sets(vowel_npz, held_out_sets, tmp_path,
+                                                      capsys):
+    root, val_classes, n_val = held_out_sets
+    test_npz = tmp_path / "test.npz"
+    val_npz = tmp_path / "val.npz"
+    assert main(["embed", str(root / "test"), "-o", str(test_npz)]) == 0
+    assert main(["embed", str(root / "val.tsv"), "-o", str(val_npz)]) == 0
+    capsys.readouterr()
+    out_dir = tmp_path / "results"
+    # The validation set as audio (embedded by simulate), the test set as .npz.
+    assert main(["simulate", str(vowel_npz), "--val-input", str(root / "val.tsv"),
+                 "--test-input", str(test_npz), "--rounds", "2", "--runs", "1",
+                 "--n-per-class", "2", "--out", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    assert (f"pool 240 (all of INPUT), validation {n_val} (--val-input), test 120 "
+            "(--test-input)") in text
+    results = _check_simulation_output(
+        text, out_dir, [("margin", "class-aware"), ("random", "class-aware")], [24, 36, 48])
+    assert results.params["n_pool"] == 240
+    assert results.params["n_val"] == n_val and results.params["n_test"] == 120
+    assert results.params["val_input"] == str(root / "val.tsv")
+    assert results.params["test_input"] == str(test_npz)
+
+    # The upper bound, recomputed by hand with the labels matched by class name.
+    with np.load(vowel_npz) as pool, np.load(test_npz) as test, np.load(val_npz) as val:
+        X_pool, pool_names = pool["embeddings"], pool["label_names"].tolist()
+        y_pool = np.array(pool_names)[pool["labels"]]
+        y_test = test["label_names"][test["labels"]]
+        y_val = val["label_names"][val["labels"]]
+        assert sorted(set(y_val)) == val_classes
+        expected_test = _upper_bound_by_hand(X_pool, y_pool, test["embeddings"], y_test)
+        expected_val = _upper_bound_by_hand(X_pool, y_pool, val["embeddings"], y_val)
+    assert results.upper_bound["test_score"] == pytest.approx(expected_test, abs=1e-9)
+    assert results.upper_bound["val_score"] == pytest.approx(expected_val, abs=1e-9)
+
+
+def test_simulate_with_given_test_set_splits_validation_off_input(vowel_npz, held_out_sets,
+                                                                  tmp_path, capsys):
+    root, _, _ = held_out_sets
+    out_dir = tmp_path / "results"
+    assert main(["simulate", str(vowel_npz), "--test-input", str(root / "test"),
+                 "--val-size", "0.25", "--rounds", "0", "--runs", "1",
+                 "--strategies", "margin", "--out", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    # 240 clips: 25% (60) for validation, the rest is the pool; the test set is apart.
+    assert "pool 180 (INPUT split stratified, random state 0), validation 60, test 120 " \
+           "(--test-input)" in text
+    results = SimulationResults.from_json(out_dir / "results.json")
+    assert (results.params["n_pool"], results.params["n_val"], results.params["n_test"]) == (
+        180, 60, 120)
+
+
+def test_simulate_stopping_rules(vowel_npz, tmp_path, capsys):
+    from skaloe.active import PlateauStopping
+
+    out_dir = tmp_path / "results"
+    assert main(["simulate", str(vowel_npz), "--rounds", "6", "--runs", "2",
+                 "--n-per-class", "2", "--stopping", "plateau,stabilizing",
+                 "--patience", "2", "--min-delta", "0.01", "--out", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    assert "stopping rules plateau, stabilizing" in text
+    assert "where each stopping rule would have stopped" in text
+    results = SimulationResults.from_json(out_dir / "results.json")
+    assert len(results.params["stopping"]) == 2
+    assert "patience=2" in results.params["stopping"][0]
+    assert "min_delta=0.01" in results.params["stopping"][0]
+    assert results.params["stopping"][1].startswith("StabilizingPredictions(")
+    assert len(results.final) == 4
+    for end in results.final:
+        assert {"stop_PlateauStopping", "stop_StabilizingPredictions"} <= set(end)
+        # The plateau stop point follows from the recorded validation scores.
+        rule = PlateauStopping(patience=2, min_delta=0.01)
+        for r in sorted((r for r in results.records
+                         if (r["run"], r["strategy"], r["selection"])
+                         == (end["run"], end["strategy"], end["selection"])),
+                        key=lambda r: r["round"]):
+            rule.update(r["val_score"], n_labels=r["n_labels"])
+        assert end["stop_PlateauStopping"] == rule.stopped_at_
+    # Without --stopping, no stop point is recorded.
+    out2 = tmp_path / "plain"
+    assert main(["simulate", str(vowel_npz), "--rounds", "1", "--runs", "1",
+                 "--n-per-class", "2", "--out", str(out2)]) == 0
+    capsys.readouterr()
+    plain = SimulationResults.from_json(out2 / "results.json")
+    assert not any(key.startswith("stop_") for end in plain.final for key in end)
+    assert plain.params["stopping"] == []
