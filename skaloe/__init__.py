@@ -12,10 +12,12 @@ from .active import (
     seed_per_class,
 )
 from .encoders import EncoderTransformer, available_models
+from .graph import GraphClassifier
 
 __all__ = [
     "ActiveLearner",
     "EncoderTransformer",
+    "GraphClassifier",
     "__version__",
     "available_models",
     "get_query_scorer",

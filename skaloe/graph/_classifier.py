@@ -1,0 +1,527 @@
+"""Graph-based semi-supervised classification: Laplace and Poisson learning.
+
+References
+----------
+- X. Zhu, Z. Ghahramani, J. Lafferty, "Semi-supervised learning using Gaussian
+  fields and harmonic functions", ICML 2003 (Laplace learning).
+- J. Calder, B. Cook, M. Thorpe, D. Slepcev, "Poisson learning: graph based
+  semi-supervised learning at very low label rates", ICML 2020, PMLR 119:1306-1316
+  (Poisson learning; reference code jwcalder/GraphLearning ``graphlearning/ssl.py``,
+  classes ``laplace`` and ``poisson``).
+"""
+
+# Authors: The skaloe developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._graph import _block_pcg, _kernel_weights, _laplacian, knn_graph
+
+__all__ = ["GraphClassifier"]
+
+#: Rows of the pool kept to notice an in-place change of a reused pool.
+_N_FINGERPRINT_ROWS = 16
+
+
+def _unlabeled_mask(y):
+    """``-1`` marks an unlabeled sample (also inside object arrays); strings never do."""
+    if y.dtype.kind in "iuf":
+        return y == -1
+    if y.dtype.kind == "O":
+        return np.fromiter(
+            (
+                isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and v == -1
+                for v in y
+            ),
+            dtype=bool,
+            count=len(y),
+        )
+    return np.zeros(len(y), dtype=bool)
+
+
+class _Graph:
+    """What a fit computes from X alone, reused by a warm start."""
+
+    def __init__(self, X, W, nn, key):
+        self.X = X
+        self.W = W
+        self.nn = nn
+        self.key = key
+        self.L, self.degree = _laplacian(W)
+        self.n_components, self.component = connected_components(W, directed=False)
+        n = X.shape[0]
+        self.fingerprint_rows = np.unique(
+            np.linspace(0, n - 1, min(n, _N_FINGERPRINT_ROWS)).astype(np.intp)
+        )
+        self.fingerprint = np.array(X[self.fingerprint_rows], copy=True)
+        self.spectra = {}  # n_eigenvectors -> (eigenvalues, eigenvectors), see _acquisition
+
+    def unchanged(self, X, key):
+        return (
+            key == self.key
+            and X.shape == self.X.shape
+            and X.dtype == self.X.dtype
+            and np.array_equal(X[self.fingerprint_rows], self.fingerprint)
+        )
+
+
+class GraphClassifier(ClassifierMixin, BaseEstimator):
+    r"""Graph-based semi-supervised classifier: Laplace or Poisson learning on a k-NN graph.
+
+    ``fit(X, y)`` takes a pool ``X`` in which unlabeled samples have the label
+    ``-1`` (as in :mod:`sklearn.semi_supervised`), builds a k-nearest-neighbour
+    graph over the whole pool and propagates the labels along it by solving a
+    sparse linear system (conjugate gradient, one right-hand side per class).
+
+    Parameters
+    ----------
+    method : {"laplace", "poisson"}, default="laplace"
+        ``"laplace"``: Laplace learning / harmonic extension (Zhu, Ghahramani &
+        Lafferty, ICML 2003): with the graph Laplacian :math:`L = D - W`, solve
+        :math:`L_{UU} u_U = W_{UL} Y_L` on the unlabeled nodes :math:`U`, the
+        labeled nodes :math:`L` keeping their one-hot labels :math:`Y_L`.
+        ``"poisson"``: Poisson learning (Calder, Cook, Thorpe & Slepcev, ICML
+        2020): solve :math:`L u = \sum_j (y_j - \bar y)\,\delta_{x_j}` with
+        :math:`\sum_i d_i u_i = 0`, better than Laplace learning at very low
+        label rates, where the harmonic extension degenerates to a constant.
+    n_neighbors : int, default=10
+        Neighbours of each node (the node itself not counted); must be smaller
+        than the number of samples.
+    kernel : {"gaussian", "uniform"}, default="gaussian"
+        Edge weights. ``"gaussian"``: self-tuning
+        :math:`w_{ij} = \exp(-4 |x_i - x_j|^2 / d_k(x_i)^2)` with
+        :math:`d_k(x_i)` the distance to the k-th neighbour, symmetrized
+        :math:`(W + W^T)/2` (GraphLearning's ``weightmatrix.knn`` default).
+        ``"uniform"``: every edge weighs 1 before symmetrization.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance of the exact neighbour search (scikit-learn
+        :class:`~sklearn.neighbors.NearestNeighbors`).
+    tol : float, default=1e-5
+        Relative residual :math:`|b - A u| / |b|` at which the conjugate
+        gradient stops, for every class.
+    max_iter : int, default=2000
+        Most conjugate-gradient iterations per fit; a
+        :class:`~sklearn.exceptions.ConvergenceWarning` says when they ran out.
+    warm_start : bool, default=False
+        When True and ``fit`` gets the very same array object as in the
+        previous fit (identity, same shape and dtype, and not modified in
+        place: a few rows are compared), with the same ``n_neighbors``,
+        ``kernel`` and ``metric``, the graph is reused instead of rebuilt and
+        the solver starts from the previous solution. This is what an
+        active-learning loop needs: one graph, then a refit of seconds per
+        round. Any other ``X`` rebuilds the graph.
+    n_jobs : int, default=None
+        Threads of the neighbour search.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the start vector of the sparse eigensolver used by
+        :func:`~skaloe.graph.model_change_scores`; fitting itself is
+        deterministic.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``y`` (``-1`` excluded), sorted.
+    label_distributions_ : ndarray of shape (n_samples, n_classes)
+        Class distribution of every pool sample; rows are non-negative and sum
+        to 1. Labeled samples keep their given label (one-hot). Nodes in a
+        connected component of the graph without any label get the uniform
+        distribution. See Notes for how Poisson scores become distributions.
+    transduction_ : ndarray of shape (n_samples,)
+        Label of every pool sample: ``classes_[label_distributions_.argmax(1)]``.
+    graph_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+        The symmetric weight matrix.
+    n_connected_components_ : int
+        Connected components of the graph.
+    n_iter_ : int
+        Conjugate-gradient iterations of the last fit.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    sklearn.semi_supervised.LabelSpreading : Label spreading with a dense or
+        k-NN kernel, iterated to convergence, rebuilt on every fit.
+    skaloe.graph.model_change_scores : Model-change acquisition on this model.
+
+    Notes
+    -----
+    *Poisson scores to probabilities.* Poisson learning returns scores
+    :math:`u(x) \in \mathbb{R}^C` whose rows sum to zero (the source terms of
+    the classes sum to zero at every labeled node), like centred logits; they
+    are not probabilities. They are mapped by the affine map
+
+    .. math::
+
+        p_c(x) = \frac{1}{C} + \frac{u_c(x)}{C\,m}, \qquad
+        m = \max\Big(-\min_{i, c} u_c(x_i),\ \varepsilon\Big),
+
+    i.e. GraphLearning's own label decision (``ssl.predict``: shift the scores
+    by their global minimum, ``scores - min(scores)``) followed by row
+    normalisation, whose row sums are then all equal to :math:`C m`. It is the
+    affine map with rows summing to 1 that keeps every entry in
+    :math:`[0, 1]` and spreads them most. Being affine and the same for every
+    node, it keeps the argmax and orders margins exactly as the raw Poisson
+    scores do, so margin-based uncertainty sampling on ``predict_proba``
+    queries the same samples as GraphLearning's ``unc_sampling`` on the raw
+    scores. The values are not calibrated probabilities.
+
+    *Disconnected graphs.* Each connected component is solved on its own;
+    for Poisson learning the mean label :math:`\bar y` is taken over the
+    labeled nodes of the component (on a connected graph, this is the method
+    of the paper); a component whose labels are all of one class takes that
+    class, since its sources would all be zero. Components without labels get
+    uniform distributions.
+
+    *New points* (``predict_proba`` on rows that are not the fitted pool) get
+    the weighted average of the distributions of their ``n_neighbors``
+    nearest pool samples, with the kernel weights a pool node would give
+    them; a row equal to a pool sample gets that sample's distribution.
+    Passing the fitted pool object itself, or a row slice ``pool[a:b]`` of
+    it (a view, as a chunked scoring loop makes), returns those rows of
+    ``label_distributions_`` without any neighbour search.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skaloe.graph import GraphClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.concatenate([rng.normal(0, 0.3, (20, 2)), rng.normal(3, 0.3, (20, 2))])
+    >>> y = np.full(40, -1)
+    >>> y[0], y[20] = 0, 1
+    >>> clf = GraphClassifier(n_neighbors=5).fit(X, y)
+    >>> clf.transduction_[[5, 25]]
+    array([0, 1])
+    >>> clf.label_distributions_.shape
+    (40, 2)
+    >>> clf.predict([[0.1, 0.0], [2.9, 3.1]])
+    array([0, 1])
+    """
+
+    _parameter_constraints: dict = {
+        "method": [StrOptions({"laplace", "poisson"})],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "kernel": [StrOptions({"gaussian", "uniform"})],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        method="laplace",
+        *,
+        n_neighbors=10,
+        kernel="gaussian",
+        metric="euclidean",
+        tol=1e-5,
+        max_iter=2000,
+        warm_start=False,
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.method = method
+        self.n_neighbors = n_neighbors
+        self.kernel = kernel
+        self.metric = metric
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # -- fitting -----------------------------------------------------------
+
+    def _graph_key(self):
+        return (self.n_neighbors, self.kernel, self.metric)
+
+    def _reusable_graph(self, X):
+        graph = getattr(self, "_graph", None)
+        return (
+            self.warm_start
+            and graph is not None
+            and isinstance(X, np.ndarray)
+            and getattr(self, "_fit_input", None) is X
+            and graph.unchanged(X, self._graph_key())
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Build the graph (or reuse it, see ``warm_start``) and propagate the labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The pool: labeled and unlabeled samples.
+        y : array-like of shape (n_samples,)
+            Labels, ``-1`` for unlabeled samples (use an object array to mix
+            ``-1`` with string labels).
+
+        Returns
+        -------
+        self : GraphClassifier
+        """
+        if self._reusable_graph(X):
+            graph = self._graph
+            if y is None:
+                raise ValueError("GraphClassifier requires y to be passed, but y is None.")
+            y = column_or_1d(np.asarray(y), warn=True)
+        else:
+            X_input = X
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+            if self.n_neighbors >= X.shape[0]:
+                raise ValueError(
+                    f"n_neighbors={self.n_neighbors} must be smaller than "
+                    f"n_samples={X.shape[0]}; use fewer neighbours or a larger pool."
+                )
+            graph = None
+        n_samples = graph.X.shape[0] if graph is not None else X.shape[0]
+        if len(y) != n_samples:
+            raise ValueError(
+                f"X has {n_samples} samples but y has {len(y)}; give one label (or -1) "
+                "per sample."
+            )
+        unlabeled = _unlabeled_mask(y)
+        labeled = ~unlabeled
+        # -1 may sit among string labels in an object array: check the labels only.
+        check_classification_targets(y[labeled])
+        if not labeled.any():
+            raise ValueError(
+                f"y has no labeled sample: all {n_samples} entries are -1. Label at "
+                "least one sample (GraphClassifier propagates given labels)."
+            )
+        classes, codes = np.unique(y[labeled], return_inverse=True)
+
+        if graph is None:
+            W, nn = knn_graph(
+                X, self.n_neighbors, kernel=self.kernel, metric=self.metric, n_jobs=self.n_jobs
+            )
+            graph = _Graph(X, W, nn, self._graph_key())
+            previous = None
+        else:
+            previous = (self.classes_, self._scores)
+        self._graph = graph
+        self._fit_input = X_input if previous is None else self._fit_input
+
+        x0 = self._initial_guess(previous, classes, n_samples)
+        if self.method == "laplace":
+            scores, n_iter, residual = self._solve_laplace(graph, labeled, codes, len(classes), x0)
+        else:
+            scores, n_iter, residual = self._solve_poisson(graph, labeled, codes, len(classes), x0)
+        if np.any(residual > self.tol):
+            warnings.warn(
+                f"The conjugate gradient stopped after max_iter={self.max_iter} iterations "
+                f"with a relative residual of {residual.max():.3g} > tol={self.tol}; "
+                "increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+
+        self._scores = scores
+        self._labeled_mask = labeled
+        distributions = self._to_distributions(scores, graph, labeled)
+        if self.method == "poisson":
+            self._single_class_components(distributions, graph, labeled, codes)
+        distributions[labeled] = 0.0
+        distributions[np.flatnonzero(labeled), codes] = 1.0
+        self.classes_ = classes
+        self.label_distributions_ = distributions
+        self.transduction_ = classes[distributions.argmax(axis=1)]
+        self.graph_ = graph.W
+        self.n_connected_components_ = int(graph.n_components)
+        self.n_iter_ = int(n_iter)
+        return self
+
+    @staticmethod
+    def _initial_guess(previous, classes, n_samples):
+        """The previous solution, its columns matched to the new classes (0 for new ones)."""
+        x0 = np.zeros((n_samples, len(classes)))
+        if previous is None:
+            return x0
+        old_classes, old_scores = previous
+        for j, label in enumerate(classes):
+            match = np.flatnonzero(old_classes == label)
+            if match.size:
+                x0[:, j] = old_scores[:, match[0]]
+        return x0
+
+    def _solve_laplace(self, graph, labeled, codes, n_classes, x0):
+        unlabeled_idx = np.flatnonzero(~labeled)
+        F = np.zeros((len(labeled), n_classes))
+        F[np.flatnonzero(labeled), codes] = 1.0
+        if unlabeled_idx.size == 0:
+            return F, 0, np.zeros(n_classes)
+        # The right-hand side W_UL Y_L is -(L F)_U, as F is zero on U.
+        W_u = graph.W[unlabeled_idx]
+        rhs = np.asarray(W_u @ F)
+        A = graph.L[unlabeled_idx][:, unlabeled_idx]
+        u, n_iter, residual = _block_pcg(
+            A, rhs, x0[unlabeled_idx], 1.0 / graph.degree[unlabeled_idx], self.tol, self.max_iter
+        )
+        F[unlabeled_idx] = u
+        return F, n_iter, residual
+
+    def _solve_poisson(self, graph, labeled, codes, n_classes, x0):
+        n_samples = len(labeled)
+        labeled_idx = np.flatnonzero(labeled)
+        onehot = np.zeros((labeled_idx.size, n_classes))
+        onehot[np.arange(labeled_idx.size), codes] = 1.0
+        # Source y_j - mean label, the mean taken within each connected component
+        # so that every component's system is consistent (sums to zero).
+        comp = graph.component[labeled_idx]
+        comp_sums = np.zeros((graph.n_components, n_classes))
+        np.add.at(comp_sums, comp, onehot)
+        comp_counts = np.bincount(comp, minlength=graph.n_components)
+        source = np.zeros((n_samples, n_classes))
+        source[labeled_idx] = onehot - comp_sums[comp] / comp_counts[comp, None]
+        u, n_iter, residual = _block_pcg(
+            graph.L, source, x0, 1.0 / graph.degree, self.tol, self.max_iter
+        )
+        # L is singular (constants per component): fix the free constant by
+        # sum_i d_i u_i = 0 in each component, as the paper does.
+        d = graph.degree
+        mass = np.zeros((graph.n_components, n_classes))
+        np.add.at(mass, graph.component, d[:, None] * u)
+        volume = np.bincount(graph.component, weights=d, minlength=graph.n_components)
+        u -= (mass / volume[:, None])[graph.component]
+        return u, n_iter, residual
+
+    @staticmethod
+    def _single_class_components(distributions, graph, labeled, codes):
+        """Components whose labels are all of one class take that class.
+
+        Poisson learning's sources are the labels minus their mean within the
+        component: all zero when every label of a component has the same
+        class, which would leave the component uniform. Every path in such a
+        component leads to that class only, so it gets it (as Laplace learning
+        gives it there).
+        """
+        comp = graph.component[np.flatnonzero(labeled)]
+        first = np.full(graph.n_components, -1)
+        first[comp[::-1]] = codes[::-1]  # a label of each labeled component
+        mixed = np.zeros(graph.n_components, dtype=bool)
+        mixed[comp[codes != first[comp]]] = True
+        single = (first >= 0) & ~mixed
+        rows = np.flatnonzero(single[graph.component])
+        if rows.size:
+            distributions[rows] = 0.0
+            distributions[rows, first[graph.component[rows]]] = 1.0
+
+    def _to_distributions(self, scores, graph, labeled):
+        n_classes = scores.shape[1]
+        if self.method == "laplace":
+            p = np.clip(scores, 0.0, None)
+        else:
+            # Affine map of the zero-sum Poisson scores (see Notes).
+            m = max(-scores.min(), np.finfo(np.float64).tiny) if n_classes > 1 else 1.0
+            p = np.clip(1.0 / n_classes + scores / (n_classes * m), 0.0, None)
+        total = p.sum(axis=1, keepdims=True)
+        empty = (total[:, 0] <= 1e-12) | ~np.isfinite(total[:, 0])
+        # Unlabeled components (all-zero scores) get the uniform distribution.
+        p[empty] = 1.0 / n_classes
+        total[empty] = 1.0
+        p /= total
+        return p
+
+    # -- prediction --------------------------------------------------------
+
+    def _neighbour_weights(self, X):
+        """Row-stochastic sparse matrix (n_new, n_pool) of each new row's pool neighbours."""
+        graph = self._graph
+        distances, indices = graph.nn.kneighbors(X, n_neighbors=self.n_neighbors)
+        weights = _kernel_weights(distances, self.kernel)
+        n_new = X.shape[0]
+        exact = np.all(X == graph.X[indices[:, 0]], axis=1)
+        weights[exact] = 0.0
+        weights[exact, 0] = 1.0
+        weights /= weights.sum(axis=1, keepdims=True)
+        indptr = np.arange(0, n_new * self.n_neighbors + 1, self.n_neighbors)
+        return sp.csr_matrix(
+            (weights.ravel(), indices.ravel(), indptr), shape=(n_new, graph.X.shape[0])
+        )
+
+    def _pool_rows(self, X):
+        """The pool rows ``X`` is, as a slice, when it is the fitted pool or a row-slice view.
+
+        ``X`` is the pool object, or a view into the pool's memory with the
+        pool's strides (``pool[a:b]``): the same memory, hence the same rows,
+        found without any neighbour search. None otherwise.
+        """
+        graph = getattr(self, "_graph", None)
+        if graph is None:
+            return None
+        n = graph.X.shape[0]
+        if X is self._fit_input:
+            return slice(0, n)
+        pool = graph.X
+        if not (
+            isinstance(X, np.ndarray)
+            and X.ndim == 2
+            and X.dtype == pool.dtype
+            and X.shape[0] > 0
+            and X.shape[1] == pool.shape[1]
+            and X.strides == pool.strides
+            and pool.strides[0] > 0
+        ):
+            return None
+        offset = X.__array_interface__["data"][0] - pool.__array_interface__["data"][0]
+        start, remainder = divmod(offset, pool.strides[0])
+        if remainder or start < 0 or start + X.shape[0] > n:
+            return None
+        return slice(start, start + X.shape[0])
+
+    def predict_proba(self, X):
+        """Class distributions: the pool's, or neighbour averages for new points.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The fitted pool object itself or a row slice of it (``pool[a:b]``:
+            returns those rows of ``label_distributions_``, no neighbour
+            search) or new points.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to 1; columns in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        rows = self._pool_rows(X)
+        if rows is not None:
+            return self.label_distributions_[rows].copy()
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        R = self._neighbour_weights(X)
+        return np.asarray(R @ self.label_distributions_)
+
+    def predict(self, X):
+        """Most likely class of each sample (the pool's ``transduction_`` for the pool).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The fitted pool object itself, or new points.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        rows = self._pool_rows(X)
+        if rows is not None:
+            return self.transduction_[rows].copy()
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]

@@ -1,0 +1,383 @@
+"""Graph-based semi-supervised learning: GraphClassifier and model_change_scores."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skaloe.graph import GraphClassifier, knn_graph, model_change_scores
+from skaloe.graph._graph import _kernel_weights
+
+
+def _blobs(n_per_class=30, n_classes=3, dim=4, seed=0, spread=5.0):
+    rng = np.random.RandomState(seed)
+    centers = rng.normal(0, spread, (n_classes, dim))
+    X = np.concatenate([c + rng.normal(0, 1, (n_per_class, dim)) for c in centers])
+    labels = np.repeat(np.arange(n_classes), n_per_class)
+    return X, labels
+
+
+def _partial_labels(labels, per_class=2, seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.full(len(labels), -1)
+    for c in np.unique(labels):
+        idx = rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
+        y[idx] = c
+    return y
+
+
+# -- scikit-learn compatibility ------------------------------------------------
+
+# Each expected failure is a deliberate design choice, documented here.
+EXPECTED_FAILED_CHECKS = {
+    # sklearn's check feeds the labels [-1, 1] and expects both as classes; -1
+    # marks unlabeled samples here, as in sklearn.semi_supervised.
+    "check_classifiers_classes": "-1 marks unlabeled samples (semi-supervised convention)",
+}
+EXPECTED_FAILED_CHECKS_LAPLACE = {
+    **EXPECTED_FAILED_CHECKS,
+    # With every sample labeled, Laplace learning has no unknown to solve for:
+    # n_iter_ is honestly 0 conjugate-gradient iterations.
+    "check_non_transformer_estimators_n_iter": "nothing to solve when all samples are labeled",
+}
+
+
+# n_neighbors=5: several checks fit on 10 samples, and n_neighbors >= n_samples is
+# an error by design (the default n_neighbors=10 also fails check_estimators_nan_inf,
+# check_classifiers_one_label and check_fit2d_1feature for that reason alone).
+@parametrize_with_checks(
+    [
+        GraphClassifier(n_neighbors=5),
+        GraphClassifier("poisson", n_neighbors=5, kernel="uniform", metric="cosine"),
+    ],
+    expected_failed_checks=lambda est: (
+        EXPECTED_FAILED_CHECKS_LAPLACE if est.method == "laplace" else EXPECTED_FAILED_CHECKS
+    ),
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# -- the graph -------------------------------------------------------------------
+
+
+def test_knn_graph_self_tuning_weights():
+    X, _ = _blobs(n_per_class=10, dim=3)
+    W, _ = knn_graph(X, n_neighbors=4)
+    assert sp.issparse(W) and W.shape == (30, 30)
+    assert abs(W - W.T).max() == 0
+    assert W.diagonal().max() == 0
+    # Brute force: w_ij = exp(-4 d_ij^2 / d_4(x_i)^2) over the 4 nearest, then (W + W^T)/2.
+    D = np.linalg.norm(X[:, None] - X[None], axis=2)
+    np.fill_diagonal(D, np.inf)
+    dense = np.zeros_like(D)
+    for i in range(30):
+        nbrs = np.argsort(D[i])[:4]
+        dense[i, nbrs] = np.exp(-4 * D[i, nbrs] ** 2 / D[i, nbrs[-1]] ** 2)
+    np.testing.assert_allclose(W.toarray(), (dense + dense.T) / 2, rtol=1e-6, atol=1e-12)
+
+
+def test_knn_graph_float32_and_uniform():
+    X, _ = _blobs(n_per_class=10)
+    W, _ = knn_graph(X.astype(np.float32), 3, kernel="uniform")
+    assert set(np.unique(W.data)) <= {0.5, 1.0}
+    assert W.dtype == np.float64
+
+
+# -- Laplace learning --------------------------------------------------------
+
+
+def test_laplace_matches_dense_solve():
+    X, labels = _blobs()
+    y = _partial_labels(labels)
+    clf = GraphClassifier(n_neighbors=6, tol=1e-10).fit(X, y)
+    W = clf.graph_.toarray()
+    L = np.diag(W.sum(1)) - W
+    lab, unl = y != -1, y == -1
+    Y = np.eye(3)[y[lab]]
+    u = np.linalg.solve(L[np.ix_(unl, unl)], W[np.ix_(unl, lab)] @ Y)
+    assert clf.n_connected_components_ == 3
+    np.testing.assert_allclose(clf.label_distributions_[unl], u, atol=1e-7)
+    np.testing.assert_array_equal(clf.label_distributions_[lab], Y)
+    np.testing.assert_allclose(clf.label_distributions_.sum(1), 1)
+    np.testing.assert_array_equal(clf.transduction_, labels)
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+
+
+def test_unlabeled_component_is_uniform():
+    X, labels = _blobs(n_per_class=20)
+    y = np.full(60, -1)
+    y[0], y[1] = 0, 1  # both in the first blob; blob 3 has no label
+    for method in ("laplace", "poisson"):
+        clf = GraphClassifier(method, n_neighbors=5).fit(X, y)
+        np.testing.assert_allclose(clf.label_distributions_[40:], 0.5)
+
+
+# -- Poisson learning ----------------------------------------------------------
+
+
+def test_poisson_symmetric_path_known_answer():
+    # Path 0-1-2-3-4 with unit weights (uniform kernel, 1 neighbour each side):
+    # labels 0 at node 0 and 1 at node 4. Source b = (+1/2, -1/2) at node 0 and
+    # (-1/2, +1/2) at node 4; L u = b with sum_i d_i u_i = 0 gives, for class 0,
+    # u = (1, 1/2, 0, -1/2, -1) (linear, antisymmetric), class 1 the opposite.
+    X = np.arange(5.0)[:, None] ** 1.0001  # distinct gaps: no ties in the search
+    clf = GraphClassifier("poisson", n_neighbors=1, kernel="uniform", tol=1e-12)
+    clf.fit(X, np.array([0, -1, -1, -1, 1]))
+    W = clf.graph_.toarray()
+    np.testing.assert_allclose(W, np.diag([1, 0.5, 0.5, 0.5], 1) + np.diag([1, 0.5, 0.5, 0.5], -1))
+    # Weights 1, .5, .5, .5: the flux 1/2 crosses every edge, so each drop is
+    # (1/2)/w: 1/2, 1, 1, 1; fixed by sum_i d_i u_i = 0 with d = (1, 1.5, 1, 1, .5).
+    drops = np.cumsum([0, 0.5, 1, 1, 1])
+    d = np.array([1, 1.5, 1, 1, 0.5])
+    u0 = -drops + (d @ drops) / d.sum()
+    np.testing.assert_allclose(clf._scores[:, 0], u0, atol=1e-9)
+    np.testing.assert_allclose(clf._scores[:, 1], -u0, atol=1e-9)
+    # Probabilities: p = 1/2 + u / (2 m), m = -min u (see the class Notes).
+    m = -min(u0.min(), (-u0).min())
+    expected = 0.5 + u0 / (2 * m)
+    np.testing.assert_allclose(clf.label_distributions_[1:4, 0], expected[1:4], atol=1e-9)
+    np.testing.assert_array_equal(clf.label_distributions_[[0, 4]], [[1, 0], [0, 1]])
+
+
+def test_poisson_matches_pseudo_inverse():
+    X, labels = _blobs(n_per_class=25, spread=1.5)  # overlapping: one connected graph
+    y = _partial_labels(labels, per_class=1)
+    clf = GraphClassifier("poisson", n_neighbors=15, tol=1e-11).fit(X, y)
+    assert clf.n_connected_components_ == 1
+    W = clf.graph_.toarray()
+    d = W.sum(1)
+    L = np.diag(d) - W
+    lab = np.flatnonzero(y != -1)
+    onehot = np.eye(3)[y[lab]]
+    b = np.zeros((len(y), 3))
+    b[lab] = onehot - onehot.mean(0)
+    u = np.linalg.pinv(L) @ b
+    u -= (d @ u) / d.sum()  # the degree-weighted mean-zero solution
+    np.testing.assert_allclose(clf._scores, u, atol=1e-7)
+    np.testing.assert_allclose(clf._scores.sum(1), 0, atol=1e-9)
+    p = clf.label_distributions_
+    assert p.min() >= 0 and np.allclose(p.sum(1), 1)
+    unl = y == -1
+    np.testing.assert_array_equal(p[unl].argmax(1), u[unl].argmax(1))
+
+
+def test_string_labels_and_object_marker():
+    X, labels = _blobs(n_per_class=10)
+    names = np.array(["a", "b", "c"], dtype=object)[labels]
+    y = names.copy()
+    y[_partial_labels(labels) == -1] = -1
+    clf = GraphClassifier(n_neighbors=4).fit(X, y)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    np.testing.assert_array_equal(clf.transduction_, names)
+
+
+# -- warm start ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["laplace", "poisson"])
+def test_warm_start_reuses_graph_and_matches_cold_fit(method):
+    X, labels = _blobs(n_per_class=40, spread=1.5)
+    y = _partial_labels(labels, per_class=1)
+    warm = GraphClassifier(method, n_neighbors=8, tol=1e-10, warm_start=True).fit(X, y)
+    graph = warm.graph_
+    y2 = y.copy()
+    y2[[5, 50, 100]] = labels[[5, 50, 100]]
+    warm.fit(X, y2)
+    assert warm.graph_ is graph  # not rebuilt
+    cold = GraphClassifier(method, n_neighbors=8, tol=1e-10).fit(X, y2)
+    assert cold.graph_ is not graph
+    np.testing.assert_allclose(warm.label_distributions_, cold.label_distributions_, atol=1e-7)
+    # Another array (even equal) or another n_neighbors rebuilds it.
+    warm.fit(X.copy(), y2)
+    assert warm.graph_ is not graph
+    graph = warm.graph_
+    warm.set_params(n_neighbors=9).fit(X, y2)
+    assert warm.graph_ is not graph
+
+
+def test_warm_start_notices_in_place_change():
+    X, labels = _blobs(n_per_class=20)
+    y = _partial_labels(labels)
+    clf = GraphClassifier(n_neighbors=5, warm_start=True).fit(X, y)
+    graph = clf.graph_
+    X[0] += 100.0  # row 0 is one of the fingerprint rows
+    clf.fit(X, y)
+    assert clf.graph_ is not graph
+
+
+def test_warm_start_new_class_appears():
+    X, labels = _blobs(n_per_class=20)
+    y = np.full(60, -1)
+    y[[0, 20]] = [0, 1]
+    clf = GraphClassifier(n_neighbors=5, warm_start=True, tol=1e-10).fit(X, y)
+    y[40] = 2
+    clf.fit(X, y)
+    cold = GraphClassifier(n_neighbors=5, tol=1e-10).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    np.testing.assert_allclose(clf.label_distributions_, cold.label_distributions_, atol=1e-7)
+
+
+# -- prediction ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["laplace", "poisson"])
+def test_predict_proba_new_points_is_neighbour_average(method):
+    X, labels = _blobs()
+    y = _partial_labels(labels)
+    clf = GraphClassifier(method, n_neighbors=6).fit(X, y)
+    rng = np.random.RandomState(1)
+    X_new = X[:10] + rng.normal(0, 0.3, (10, X.shape[1]))
+    proba = clf.predict_proba(X_new)
+    D = np.linalg.norm(X_new[:, None] - X[None], axis=2)
+    for i in range(10):
+        nbrs = np.argsort(D[i])[:6]
+        w = np.exp(-4 * D[i, nbrs] ** 2 / D[i, nbrs[-1]] ** 2)
+        np.testing.assert_allclose(proba[i], w @ clf.label_distributions_[nbrs] / w.sum())
+    np.testing.assert_array_equal(clf.predict(X_new), clf.classes_[proba.argmax(1)])
+    # The pool itself, or a copy of pool rows, gets the pool's distributions.
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.label_distributions_)
+    assert clf.predict_proba(X) is not clf.label_distributions_
+    np.testing.assert_allclose(clf.predict_proba(X[::-1].copy()), clf.label_distributions_[::-1])
+    np.testing.assert_array_equal(clf.predict(X), clf.transduction_)
+    # Row-slice views of the pool (a chunked scoring loop) are found without a search.
+    assert clf._pool_rows(X[10:20]) == slice(10, 20)
+    assert clf._pool_rows(X[::2]) is None and clf._pool_rows(X[:, :2]) is None
+    np.testing.assert_array_equal(clf.predict_proba(X[10:20]), clf.label_distributions_[10:20])
+    np.testing.assert_array_equal(clf.predict(X[5:]), clf.transduction_[5:])
+
+
+def test_reproducible_and_picklable():
+    X, labels = _blobs(n_per_class=30)
+    y = _partial_labels(labels)
+    a = GraphClassifier("poisson", n_neighbors=6, random_state=0).fit(X, y)
+    b = clone(a).fit(X, y)
+    np.testing.assert_array_equal(a.label_distributions_, b.label_distributions_)
+    np.testing.assert_array_equal(
+        model_change_scores(a, X, n_eigenvectors=8), model_change_scores(b, X, n_eigenvectors=8)
+    )
+    c = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(c.predict_proba(X[:5]), a.predict_proba(X[:5]))
+
+
+# -- model change ----------------------------------------------------------------
+
+
+def _brute_force_model_change(W, y, proba, n_eig, gamma):
+    """GraphLearning's recipe step by step: dense eigh, rank-one updates, a loop per node."""
+    d = W.sum(1)
+    L_sym = np.eye(len(d)) - W / np.sqrt(np.outer(d, d))
+    lam, V = np.linalg.eigh(L_sym)
+    lam, V = lam[:n_eig], V[:, :n_eig]
+    C = np.diag(1.0 / (np.clip(lam, 0, None) + 1e-11))
+    for k in np.flatnonzero(y != -1):
+        Cv = C @ V[k]
+        C = C - np.outer(Cv, Cv) / (gamma**2 + V[k] @ Cv)
+    scores = []
+    for k in range(len(d)):
+        top = np.sort(proba[k])[::-1]
+        Cv = C @ V[k]
+        scores.append((1 - (top[0] - top[1])) * np.linalg.norm(Cv) / (gamma**2 + V[k] @ Cv))
+    return np.array(scores)
+
+
+@pytest.mark.parametrize("method", ["laplace", "poisson"])
+def test_model_change_matches_brute_force(method):
+    X, labels = _blobs(n_per_class=15, spread=1.5)
+    y = _partial_labels(labels, per_class=1)
+    clf = GraphClassifier(method, n_neighbors=6).fit(X, y)
+    n_eig = 12
+    lam = np.linalg.eigvalsh(
+        np.eye(45) - clf.graph_.toarray() / np.sqrt(np.outer(clf.graph_.sum(1), clf.graph_.sum(1)))
+    )
+    assert lam[n_eig] - lam[n_eig - 1] > 1e-6  # the truncation does not split an eigenspace
+    scores = model_change_scores(clf, X, n_eigenvectors=n_eig, gamma=0.1)
+    expected = _brute_force_model_change(
+        clf.graph_.toarray(), y, clf.label_distributions_, n_eig, 0.1
+    )
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-9)
+    assert np.all(scores[y != -1] == 0)
+    assert scores.shape == (45,)
+
+
+def test_model_change_sparse_eigensolver_matches_dense():
+    X, labels = _blobs(n_per_class=200, dim=3, spread=1.5)
+    y = _partial_labels(labels, per_class=2)
+    clf = GraphClassifier(n_neighbors=8, random_state=0).fit(X, y)
+    scores = model_change_scores(clf, X, n_eigenvectors=5)  # 600 nodes: eigsh
+    lam, _ = clf._graph.spectra[5]
+    W = clf.graph_.toarray()
+    d = W.sum(1)
+    dense = np.linalg.eigvalsh(np.eye(600) - W / np.sqrt(np.outer(d, d)))[:5]
+    np.testing.assert_allclose(lam, np.clip(dense, 0, None), atol=1e-4)  # eigsh tol=1e-3
+    assert np.all(np.isfinite(scores)) and scores.max() > 0
+    # Cached with the graph; new points use neighbour averages.
+    assert model_change_scores(clf, X, n_eigenvectors=5) is not scores
+    assert model_change_scores(clf, X[:4].copy(), n_eigenvectors=5).shape == (4,)
+
+
+def test_model_change_errors():
+    X, labels = _blobs(n_per_class=10)
+    y = _partial_labels(labels)
+    with pytest.raises(TypeError, match="LogisticRegression"):
+        model_change_scores(LogisticRegression().fit(X, labels), X)
+    with pytest.raises(NotFittedError):
+        model_change_scores(GraphClassifier(), X)
+    clf = GraphClassifier(n_neighbors=4).fit(X, y)
+    with pytest.raises(ValueError, match="n_eigenvectors"):
+        model_change_scores(clf, X, n_eigenvectors=0)
+    with pytest.raises(ValueError, match="gamma"):
+        model_change_scores(clf, X, gamma=0.0)
+
+
+# -- errors --------------------------------------------------------------------
+
+
+def test_errors_name_the_offending_value():
+    X, labels = _blobs(n_per_class=3)
+    y = _partial_labels(labels, per_class=1)
+    with pytest.raises(ValueError, match="n_neighbors=9 must be smaller than n_samples=9"):
+        GraphClassifier(n_neighbors=9).fit(X, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples|has 9 samples"):
+        GraphClassifier(n_neighbors=2).fit(X, y[:-1])
+    with pytest.raises(ValueError, match="no labeled sample: all 9 entries are -1"):
+        GraphClassifier(n_neighbors=2).fit(X, np.full(9, -1))
+    with pytest.raises(ValueError, match="method"):
+        GraphClassifier("spectral").fit(X, y)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        GraphClassifier(n_neighbors=2).fit(X, np.linspace(0, 1, 9))
+    with pytest.raises(ValueError, match="2 features"):
+        GraphClassifier(n_neighbors=2).fit(X, y).predict(X[:, :2])
+
+
+def test_convergence_warning():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, labels = _blobs()
+    y = _partial_labels(labels)
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        GraphClassifier(n_neighbors=6, max_iter=1, tol=1e-12).fit(X, y)
+
+
+def test_poisson_component_with_labels_of_one_class_takes_that_class():
+    # Two far-apart groups, each labeled with a single class, and a third
+    # group with two classes: Poisson learning proper runs only in the third.
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(c, 0.2, (15, 2)) for c in (0.0, 50.0, 100.0)])
+    y = np.full(45, -1)
+    y[0], y[1] = 2, 2          # group 1: class 2 only
+    y[15] = 0                  # group 2: class 0 only
+    y[30], y[31] = 0, 1        # group 3: both
+    clf = GraphClassifier("poisson", n_neighbors=5).fit(X, y)
+    assert clf.n_connected_components_ == 3
+    np.testing.assert_array_equal(clf.transduction_[:15], 2)
+    np.testing.assert_array_equal(clf.transduction_[15:30], 0)
+    np.testing.assert_allclose(clf.label_distributions_[:15, 2], 1.0)
+    third = clf.label_distributions_[32:]
+    assert (third.max(axis=1) < 1.0).all()  # the mixed group keeps Poisson scores
+    assert set(clf.transduction_[30:]) <= {0, 1}
