@@ -44,23 +44,9 @@ import warnings
 
 import numpy as np
 
-
-def make_pool(n_samples, n_features, n_classes, n_informative, class_sep, random_state=0):
-    """Gaussian blobs in float32: class means in an ``n_informative``-dim subspace, unit noise."""
-    rng = np.random.default_rng(random_state)
-    means = rng.standard_normal((n_classes, n_informative)) * class_sep
-    basis, _ = np.linalg.qr(rng.standard_normal((n_features, n_informative)))
-    basis = basis.T.astype(np.float32)
-    y = rng.integers(n_classes, size=n_samples)
-    X = np.empty((n_samples, n_features), dtype=np.float32)
-    step = 16384
-    for start in range(0, n_samples, step):
-        part = slice(start, min(start + step, n_samples))
-        latent = means[y[part]].astype(np.float32)
-        latent += rng.standard_normal(latent.shape, dtype=np.float32)
-        X[part] = rng.standard_normal((latent.shape[0], n_features), dtype=np.float32)
-        X[part] += latent @ basis
-    return X, y
+# The same synthetic pool as bench_active.py (this folder is on sys.path when
+# a script in it runs).
+from bench_active import make_pool
 
 
 def margin_scores(clf, X, chunk=16384):

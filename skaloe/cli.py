@@ -58,40 +58,32 @@ def _comma_list(text):
     return items
 
 
-def _strategy_list(text):
+def _choice_list(what, choices):
+    """An argparse type: a comma-separated list, each item among ``choices()``."""
+
+    def parse(text):
+        items = _comma_list(text)
+        known = choices()
+        unknown = [s for s in items if s not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {unknown[0]!r}; choose from {', '.join(known)}")
+        return items
+
+    return parse
+
+
+def _query_scorer_names():
     from .active import get_query_scorer_names
 
-    items = _comma_list(text)
-    known = get_query_scorer_names()
-    unknown = [s for s in items if s not in known]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown query strategy {unknown[0]!r}; choose from {', '.join(known)}")
-    return items
+    return get_query_scorer_names()
 
 
 _SELECTIONS = ("class-aware", "class-agnostic")
-
-
-def _selection_list(text):
-    items = _comma_list(text)
-    unknown = [s for s in items if s not in _SELECTIONS]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown selection {unknown[0]!r}; choose from {', '.join(_SELECTIONS)}")
-    return items
-
-
 _STOPPING_RULES = ("plateau", "stabilizing")
-
-
-def _stopping_list(text):
-    items = _comma_list(text)
-    unknown = [s for s in items if s not in _STOPPING_RULES]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown stopping rule {unknown[0]!r}; choose from {', '.join(_STOPPING_RULES)}")
-    return items
+_strategy_list = _choice_list("query strategy", _query_scorer_names)
+_selection_list = _choice_list("selection", lambda: _SELECTIONS)
+_stopping_list = _choice_list("stopping rule", lambda: _STOPPING_RULES)
 
 
 _non_negative_float = _argument_type(
