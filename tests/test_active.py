@@ -1069,7 +1069,8 @@ def test_params_and_clone():
     params = learner.get_params(deep=False)
     assert params["query_strategy"] == "entropy" and params["random_state"] == 3
     assert set(params) == {
-        "estimator", "query_strategy", "selection", "cold_start", "chunk_size", "random_state",
+        "estimator", "query_strategy", "selection", "batch_diversity", "cold_start",
+        "chunk_size", "random_state",
         "stopping", "scoring",
     }
     assert learner.get_params()["estimator__C"] == 2.0
@@ -1230,3 +1231,172 @@ def test_encoder_pipeline_validation_set_of_file_paths_is_embedded_once(wav_file
     assert _ENCODER_CALLS["n"] == len(pool) + len(val)  # scored every round, embedded once
     assert len(learner.validation_scores_) == 4
     assert learner.validation_score_ == pytest.approx(learner.score(val, labels[30:]))
+
+
+# -- diverse batches -------------------------------------------------------------
+
+
+def _pool_with_copies():
+    """1200 samples in 40 groups (4 classes), then 6 near copies of one sample per group."""
+    from sklearn.datasets import make_blobs
+
+    X, group = make_blobs(1200, n_features=6, centers=40, cluster_std=1.0,
+                          center_box=(-40, 40), random_state=0)
+    y = group % 4
+    sources = np.array([np.flatnonzero(group == g)[0] for g in range(40)])
+    copies = np.repeat(X[sources], 6, axis=0) + 1e-4 * np.arange(240)[:, None]
+    _pool_with_copies.sources = sources
+    return np.concatenate([X, copies]), np.concatenate([y, np.repeat(y[sources], 6)])
+
+
+def _closest_pair(X, batch):
+    d = np.sqrt(((X[batch][:, None] - X[batch][None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    return d.min()
+
+
+@pytest.mark.parametrize("selection", ["class-aware", "class-agnostic"])
+@pytest.mark.parametrize("diversity", ["kmeans++", "cluster-margin"])
+def test_batch_diversity_keeps_copies_out_of_a_batch(diversity, selection):
+    X, y = _pool_with_copies()
+    # The originals of the copies are labeled: the batch is to be chosen among
+    # the copies (scored highest below) and the rest of the pool.
+    sources = _pool_with_copies.sources
+    seed = np.union1d(seed_per_class(y, 2, random_state=0), sources)
+
+    def batch_of(batch_diversity):
+        learner = ActiveLearner(
+            query_strategy="margin", selection=selection, batch_diversity=batch_diversity,
+            random_state=0,
+        ).fit(X)
+        learner.teach(seed, y[seed])
+        # Make the copies the most uncertain samples: score them highest.
+        scores = np.zeros(len(X))
+        scores[1200:] = 1.0
+        learner._round_state()
+        learner._query_cache[1][0][:] = scores
+        return learner, learner.query(24)
+
+    _, plain = batch_of(None)
+    assert _closest_pair(X, plain) < 0.1  # top-k: copies of the same sample
+    learner, diverse = batch_of(diversity)
+    assert len(diverse) == 24 and len(np.unique(diverse)) == 24
+    assert not learner.labeled_mask_[diverse].any()
+    assert _closest_pair(X, diverse) > 0.1
+    np.testing.assert_array_equal(learner.query(24), diverse)  # repeated: same batch
+
+
+@pytest.mark.parametrize("diversity", ["kmeans++", "cluster-margin"])
+def test_batch_diversity_reproducible_and_resumable(diversity):
+    import pickle
+
+    X, y = _pool_with_copies()
+    seed = seed_per_class(y, 2, random_state=0)
+
+    def run(random_state, rounds=3):
+        learner = ActiveLearner(batch_diversity=diversity, random_state=random_state).fit(X)
+        learner.teach(seed, y[seed])
+        batches = []
+        for _ in range(rounds):
+            batch = learner.query(8)
+            batches.append(batch)
+            learner.teach(batch, y[batch])
+        return learner, batches
+
+    a, batches_a = run(0)
+    _, batches_b = run(0)
+    for ba, bb in zip(batches_a, batches_b):
+        np.testing.assert_array_equal(ba, bb)
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.query(8), a.query(8))
+
+
+def test_batch_diversity_needs_a_numeric_pool():
+    with pytest.raises(ValueError, match="dense numeric 2-D pool"):
+        ActiveLearner(batch_diversity="kmeans++").fit(np.array([["a", "b"], ["c", "d"]]))
+    import scipy.sparse as sp
+
+    with pytest.raises(ValueError, match="dense numeric 2-D pool; got a csr_matrix"):
+        ActiveLearner(batch_diversity="cluster-margin").fit(sp.random(20, 4, format="csr"))
+    with pytest.raises(ValueError, match="batch_diversity"):
+        ActiveLearner(batch_diversity="coreset").fit(np.zeros((5, 2)))
+
+
+# -- semi-supervised (graph) classifiers -------------------------------------------
+
+
+def _graph_task():
+    from sklearn.datasets import make_blobs
+
+    return make_blobs(400, n_features=5, centers=4, cluster_std=1.5, random_state=3)
+
+
+def test_graph_classifier_is_fitted_on_the_whole_pool_and_reuses_its_graph():
+    from skaloe.graph import GraphClassifier
+
+    X, y = _graph_task()
+    learner = ActiveLearner(GraphClassifier("poisson", n_neighbors=8), random_state=0).fit(X)
+    seed = seed_per_class(y, 1, random_state=0)
+    learner.teach(seed, y[seed])
+    model = learner.estimator_
+    assert model.warm_start is True and learner.estimator.warm_start is False
+    graph = model.graph_
+    # Fitted transductively: the pool with -1 for the unlabeled samples.
+    assert model.label_distributions_.shape == (400, 4)
+    assert model.transduction_.shape == (400,)
+    direct = GraphClassifier("poisson", n_neighbors=8).fit(
+        X, np.where(learner.labeled_mask_, learner.y_pool_, -1).astype(int)
+    )
+    np.testing.assert_allclose(
+        learner.predict_proba(X), direct.label_distributions_, atol=1e-4
+    )
+    # The pool's scores are the classifier's own distributions.
+    p = np.sort(model.label_distributions_, axis=1)
+    np.testing.assert_allclose(learner.query_scores(), 1 - (p[:, -1] - p[:, -2]), atol=1e-6)
+    for _ in range(3):
+        batch = learner.query(4)
+        _check_batch(learner, batch, 4)
+        learner.teach(batch, y[batch])
+    assert learner.estimator_ is model and model.graph_ is graph  # built once
+    assert learner.score(X, y) > 0.9
+
+
+def test_graph_classifier_model_change_strategy_and_errors():
+    from skaloe.graph import GraphClassifier, model_change_scores
+
+    X, y = _graph_task()
+    learner = ActiveLearner(
+        GraphClassifier(n_neighbors=8), query_strategy=model_change_scores, random_state=0
+    ).fit(X)
+    seed = seed_per_class(y, 1, random_state=0)
+    learner.teach(seed, y[seed])
+    expected = model_change_scores(learner.estimator_, X)
+    np.testing.assert_allclose(learner.query_scores(), expected)
+    batch = learner.query(4)
+    _check_batch(learner, batch, 4)
+    with pytest.raises(ValueError, match="graph classifier"):
+        ActiveLearner(query_strategy=model_change_scores).fit(X)
+
+
+def test_graph_classifier_with_added_samples_and_sklearn_label_spreading():
+    from sklearn.semi_supervised import LabelSpreading
+
+    from skaloe.graph import GraphClassifier
+
+    X, y = _graph_task()
+    pool, extra = X[:360], X[360:]
+    learner = ActiveLearner(GraphClassifier(n_neighbors=8), random_state=0).fit(pool)
+    seed = seed_per_class(y[:360], 1, random_state=0)
+    learner.teach(seed, y[seed])
+    learner.add_labeled(extra[:8], y[360:368])
+    assert learner.estimator_.label_distributions_.shape == (368, 4)
+    _check_batch(learner, learner.query(4), 4)
+    assert learner.score(extra[8:], y[368:]) > 0.8
+
+    spreading = ActiveLearner(LabelSpreading(kernel="knn", n_neighbors=8), random_state=0)
+    spreading.fit(pool)
+    spreading.teach(seed, y[seed])
+    model = spreading.estimator_
+    assert model.transduction_.shape == (360,)  # fitted on the whole pool
+    p = np.sort(model.label_distributions_, axis=1)
+    np.testing.assert_allclose(spreading.query_scores(), 1 - (p[:, -1] - p[:, -2]), atol=1e-6)

@@ -27,6 +27,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._diversity import DIVERSITY_METHODS, fit_pool_clusters, select_diverse
 from ._scorer import _QueryScorer, get_query_scorer, get_query_scorer_names
 from ._selection import (
     cold_start_kmeans,
@@ -108,6 +109,26 @@ def _is_frozen_step(step):
     return isinstance(step, (EncoderTransformer, FrozenEstimator))
 
 
+def _final_step(model):
+    return model.steps[-1][1] if isinstance(model, Pipeline) else model
+
+
+def _is_semi_supervised(model):
+    """Whether a classifier learns from unlabeled samples too (``-1`` in ``y``).
+
+    Such a classifier is fitted on the whole pool each round, the unlabeled
+    samples marked ``-1``, instead of on the labeled samples only.
+    """
+    from sklearn.semi_supervised import LabelPropagation, LabelSpreading, SelfTrainingClassifier
+
+    from ..graph import GraphClassifier
+
+    return isinstance(
+        _final_step(model),
+        (GraphClassifier, LabelPropagation, LabelSpreading, SelfTrainingClassifier),
+    )
+
+
 def _split_frozen_prefix(estimator):
     """``(prefix_steps, trainable)`` of a Pipeline that starts with frozen steps."""
     if not isinstance(estimator, Pipeline):
@@ -181,6 +202,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         refits only the steps after it. If the classifier (or the last step of
         the trainable part) has ``warm_start=True``, refits continue from the
         previous solution while the set of classes is unchanged.
+        Semi-supervised classifiers (:class:`skaloe.graph.GraphClassifier`,
+        and scikit-learn's ``LabelPropagation``, ``LabelSpreading`` and
+        ``SelfTrainingClassifier``) are fitted on the whole pool with ``-1``
+        for the unlabeled samples, and the pool is scored with their
+        ``label_distributions_`` when they have one. A ``GraphClassifier``
+        is used with ``warm_start=True``: its graph is built on the first
+        fit and reused every round.
 
     query_strategy : str or callable, default="margin"
         How informative each sample is: a name from
@@ -188,12 +216,26 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ``"largest_margin"``, ``"least_confidence"``, ``"entropy"``,
         ``"norm"``, ``"random"``), a scorer from
         :func:`~skaloe.active.make_query_scorer` (e.g. scoring logits), or a
-        callable ``(estimator, X) -> scores``, higher = ask first.
+        callable ``(estimator, X) -> scores``, higher = ask first, such as
+        :func:`skaloe.graph.model_change_scores` for a graph classifier.
 
     selection : {"class-aware", "class-agnostic"}, default="class-aware"
         ``"class-aware"`` spreads a batch over the predicted classes, best of
         each class first (ALOE's default: ``query(n_classes)`` asks one label
         per predicted class); ``"class-agnostic"`` takes the top scores.
+
+    batch_diversity : {"kmeans++", "cluster-margin"} or None, default=None
+        Keep near copies out of a batch. None takes the best scores (per
+        predicted class with class-aware selection). ``"kmeans++"`` chooses
+        the batch among the ``10 * n`` best candidates by k-means++ seeding
+        (the best first, then far from those chosen); ``"cluster-margin"``
+        clusters the pool once (on the first query) and takes the best
+        candidates round-robin over clusters, smallest cluster first
+        (Citovsky et al., 2021). Both work with any ``query_strategy`` and
+        both ``selection`` modes (with class-aware selection, diversity
+        applies within each predicted class). They measure distances in the
+        pool's features (the embeddings, after a frozen encoder prefix), so
+        the pool must be a dense numeric array.
 
     cold_start : {"kmeans", "random"}, default="kmeans"
         How :meth:`query` picks samples while fewer than two classes are
@@ -296,6 +338,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "estimator": [None, HasMethods(["fit", "predict_proba"])],
         "query_strategy": [StrOptions(set(get_query_scorer_names())), callable],
         "selection": [StrOptions({"class-aware", "class-agnostic"})],
+        "batch_diversity": [None, StrOptions(set(DIVERSITY_METHODS))],
         "cold_start": [StrOptions({"kmeans", "random"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -309,6 +352,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         *,
         query_strategy="margin",
         selection="class-aware",
+        batch_diversity=None,
         cold_start="kmeans",
         chunk_size=8192,
         random_state=None,
@@ -318,6 +362,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.estimator = estimator
         self.query_strategy = query_strategy
         self.selection = selection
+        self.batch_diversity = batch_diversity
         self.cold_start = cold_start
         self.chunk_size = chunk_size
         self.random_state = random_state
@@ -379,8 +424,27 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     ensure_all_finite=False, ensure_min_samples=1,
                 )
         self._pool = pool
+        self._semi_supervised = _is_semi_supervised(trainable)
+        if self._semi_supervised and hasattr(_final_step(trainable), "warm_start"):
+            from ..graph import GraphClassifier
+
+            if isinstance(trainable, GraphClassifier):  # the graph of the pool, built once
+                trainable = clone(trainable).set_params(warm_start=True)
         self._trainable = trainable
+        self._clusters = None
         n_pool = pool.shape[0] if hasattr(pool, "shape") else len(pool)
+        if self.batch_diversity is not None and not (
+            isinstance(pool, np.ndarray) and pool.ndim == 2 and pool.dtype.kind in "iufb"
+        ):
+            kind = type(pool).__name__ if not isinstance(pool, np.ndarray) else (
+                f"array of dtype {pool.dtype} and shape {pool.shape}"
+            )
+            raise ValueError(
+                f"batch_diversity={self.batch_diversity!r} measures distances between pool "
+                f"samples, so it needs a dense numeric 2-D pool; got a {kind}. Put the "
+                "encoder in front as a frozen step (the pool becomes its embeddings) or "
+                "use batch_diversity=None."
+            )
 
         if y is None:
             y = np.full(n_pool, UNLABELED)
@@ -396,6 +460,15 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         self._rng = check_random_state(self.random_state)
         self._scorer = get_query_scorer(self.query_strategy)
+        from ..graph import GraphClassifier, model_change_scores
+
+        if self.query_strategy is model_change_scores:
+            if not isinstance(_final_step(trainable), GraphClassifier):
+                raise ValueError(
+                    "query_strategy=model_change_scores scores how much a label would move a "
+                    "graph classifier; use estimator=skaloe.graph.GraphClassifier(...) or "
+                    f"another strategy for {type(_final_step(trainable)).__name__}."
+                )
         method = getattr(self._scorer, "response_method", None)
         if method is not None and not hasattr(trainable, method):
             raise ValueError(
@@ -584,6 +657,28 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 X_train = list(X_train) + [x for part in self._extra_X for x in part]
         return X_train
 
+    def _transductive_set(self, y_codes):
+        """The whole pool (and added samples) with codes, ``-1`` where unlabeled.
+
+        Without added samples the pool itself is passed, the same object every
+        round, so a graph classifier with ``warm_start`` reuses its graph.
+        """
+        positions = np.flatnonzero(self.labeled_mask_)
+        n_extra = len(self._extra_y)
+        y_all = np.full(self.n_pool_ + n_extra, UNLABELED, dtype=np.intp)
+        y_all[positions] = y_codes[: len(positions)]
+        y_all[self.n_pool_:] = y_codes[len(positions):]
+        if not self._extra_X:
+            return self._pool, y_all
+        parts = [self._pool] + self._extra_X
+        if hasattr(self._pool, "tocsr"):
+            import scipy.sparse as sp
+
+            return sp.vstack(parts, format="csr"), y_all
+        if isinstance(self._pool, np.ndarray):
+            return np.concatenate(parts), y_all
+        return list(self._pool) + [x for part in self._extra_X for x in part], y_all
+
     def _refit(self):
         classes, values = self._labels_in_order()
         previous = getattr(self, "classes_", None)
@@ -597,12 +692,15 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return
         code = {label: i for i, label in enumerate(classes.tolist())}
         y_codes = np.fromiter((code[v] for v in values), dtype=np.intp, count=len(values))
-        X_train = self._training_set()
+        if self._semi_supervised:
+            X_train, y_codes = self._transductive_set(y_codes)
+        else:
+            X_train = self._training_set()
         same_classes = previous is not None and np.array_equal(previous, classes)
-        last = self._final.steps[-1][1] if isinstance(self._final, Pipeline) else self._final
+        last = _final_step(self._final)
         if (
             self._final is not None
-            and same_classes
+            and (same_classes or self._semi_supervised)
             and getattr(last, "warm_start", False) is True
         ):
             model = self._final
@@ -813,9 +911,34 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 self._cold_cache = (key, self._cold_start(candidates, n))
             return self._cold_cache[1].copy()
         scores, predicted, tiebreak = self._round_state()
+        if self.batch_diversity is not None:
+            return self._diverse_batch(scores, predicted, tiebreak, candidates, n)
         if self.selection == "class-aware":
             return select_class_aware(scores, predicted, candidates, n, tiebreak)
         return select_class_agnostic(scores, candidates, n, tiebreak)
+
+    def _diverse_batch(self, scores, predicted, tiebreak, candidates, n):
+        """A diverse batch, drawn once per round and size (query() repeats it)."""
+        key = (self._version, n)
+        cache = getattr(self, "_diverse_cache", None)
+        if cache is not None and cache[0] == key:
+            return cache[1].copy()
+        cluster_labels = None
+        if self.batch_diversity == "cluster-margin":
+            if self._clusters is None:  # once per pool; labeled samples keep theirs
+                self._clusters = fit_pool_clusters(self._pool, random_state=self._rng)
+            cluster_labels = self._clusters
+        batch = select_diverse(
+            self._pool if self.batch_diversity == "kmeans++" else None,
+            scores, predicted, candidates, n,
+            method=self.batch_diversity,
+            class_aware=self.selection == "class-aware",
+            rng=self._rng,
+            tiebreak=tiebreak,
+            cluster_labels=cluster_labels,
+        )
+        self._diverse_cache = (key, batch)
+        return batch.copy()
 
     def _round_state(self):
         """Scores, predicted classes and tie-breaks of this round, computed once."""
@@ -865,9 +988,19 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             coef = model.coef_.astype(pool.dtype, copy=False)
             intercept = np.asarray(model.intercept_, dtype=pool.dtype)
         n = self.n_pool_
+        # A semi-supervised classifier has already scored the pool it was fitted on.
+        distributions = getattr(model, "label_distributions_", None)
+        transductive = (
+            self._semi_supervised
+            and response_method == "predict_proba"
+            and distributions is not None
+            and len(distributions) >= n
+        )
         for start in range(0, n, self.chunk_size):
             part = slice(start, min(start + self.chunk_size, n))
-            if fast:
+            if transductive:
+                response = distributions[part]
+            elif fast:
                 logits = pool[part] @ coef.T
                 logits += intercept
                 if response_method == "decision_function":
