@@ -183,14 +183,61 @@ def test_class_aware_spread_and_order(duplicated_pool, duplicated_clusters, meth
     first_round = [i for i, c in enumerate(classes) if c not in classes[:i]]
     assert first_round == list(range(len(np.unique(classes))))
     assert np.all(np.diff(scores[batch[first_round]]) <= 0)
-    # One per class (ALOE): k-means++ equals class-aware selection.
+    # One per class (ALOE's round): one per predicted class, and for k-means++
+    # the batch starts with the best candidate of all, as class-aware does.
     n_classes = len(np.unique(predicted))
+    one_each = select_diverse(X, scores, predicted, candidates, n_classes, method=method,
+                              class_aware=True, rng=0, tiebreak=tiebreak,
+                              cluster_labels=duplicated_clusters)
+    assert sorted(predicted[one_each].tolist()) == list(range(n_classes))
     if method == "kmeans++":
-        np.testing.assert_array_equal(
-            select_diverse(X, scores, predicted, candidates, n_classes, method=method,
-                           class_aware=True, rng=0, tiebreak=tiebreak),
-            select_class_aware(scores, predicted, candidates, n_classes, tiebreak),
-        )
+        assert one_each[0] == select_class_aware(
+            scores, predicted, candidates, n_classes, tiebreak)[0]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_class_aware_keeps_copies_predicted_as_different_classes_apart(method):
+    # 12 distinct uncertain clips, 6 near copies each; the copies of one clip
+    # are predicted as two different classes (a clip on a decision boundary).
+    rng = np.random.RandomState(0)
+    prototypes = rng.standard_normal((12, 8)).astype(np.float32) * 5
+    copies = np.repeat(prototypes, 6, axis=0)
+    copies += 1e-4 * rng.standard_normal(copies.shape).astype(np.float32)
+    X = np.concatenate([copies, rng.standard_normal((200, 8)).astype(np.float32) * 5])
+    # The copies of clip k score about 0.99 - 0.01 k: class-aware top-k takes a
+    # copy of clip 0 in class 0 and another in class 1.
+    scores = np.concatenate([
+        np.repeat(0.99 - 0.01 * np.arange(12), 6) + 1e-4 * rng.rand(72), 0.3 * rng.rand(200)
+    ])
+    predicted = np.concatenate([np.tile([0, 1], 36), rng.randint(2, size=200)])
+    candidates = np.arange(len(X))
+    tiebreak = rng.permutation(len(X))
+    plain = select_class_aware(scores, predicted, candidates, 8, tiebreak)
+    assert _min_pairwise_distance(X, plain) < 0.01
+    clusters = fit_pool_clusters(X, n_clusters=6, random_state=0)  # coarse: 2 clips a cluster
+    for seed in range(5):
+        batch = select_diverse(X, scores, predicted, candidates, 8, method=method,
+                               class_aware=True, rng=seed, tiebreak=tiebreak,
+                               cluster_labels=clusters)
+        assert np.bincount(predicted[batch]).tolist() == [4, 4]
+        assert _min_pairwise_distance(X, batch) > 1.0
+
+
+def test_cluster_margin_with_features_takes_far_members_of_a_crowded_cluster():
+    # One cluster holding 3 clips with 10 near copies each: without features a
+    # batch of 3 from it takes random members (often copies of one clip); with
+    # features it takes one copy of each clip.
+    rng = np.random.RandomState(0)
+    X = np.repeat(np.eye(3, dtype=np.float32) * 10, 10, axis=0)
+    X += 1e-4 * rng.standard_normal(X.shape).astype(np.float32)
+    labels = np.zeros(30, dtype=np.intp)
+    scores = rng.rand(30)
+    with_features = [cluster_margin_select(scores, np.arange(30), 3, labels, rng=seed,
+                                           n_candidates=30, X=X) for seed in range(10)]
+    assert all(sorted((b // 10).tolist()) == [0, 1, 2] for b in with_features)
+    without = [cluster_margin_select(scores, np.arange(30), 3, labels, rng=seed,
+                                     n_candidates=30) for seed in range(10)]
+    assert any(len(set((b // 10).tolist())) < 3 for b in without)
 
 
 @pytest.mark.parametrize("method", METHODS)

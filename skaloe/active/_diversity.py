@@ -10,11 +10,16 @@ both cheap enough for a 100k x 1024 float32 pool:
     NeurIPS 2021, arXiv:2107.14263, section 3): cluster the pool once, then
     each round take the ``k_m`` highest-scored candidates, group them by
     cluster, visit the clusters from the smallest to the largest and take one
-    random member of each, round after round, until the batch is full.
+    member of each, round after round, until the batch is full. The paper
+    takes a random member; given the features, skaloe takes the member
+    farthest from the samples picked so far (random among equals, so the
+    first visit of an isolated cluster is still a random member), because at
+    a coarse clustering one cluster can hold many near copies of one clip.
     The paper clusters with hierarchical agglomerative clustering (HAC,
     average linkage), whose cost is quadratic in the pool;
     :func:`fit_pool_clusters` runs HAC on a k-means summary of the pool
-    instead (see there). Per round the cost is one partial sort of the scores.
+    instead (see there). Per round the cost is one partial sort of the
+    scores plus one distance pass over the ``k_m`` candidate rows per pick.
 ``"kmeans++"``
     A diverse top-k: take the ``factor * n`` highest-scored candidates and
     choose ``n`` of them by k-means++ seeding (Arthur & Vassilvitskii,
@@ -32,16 +37,15 @@ Both work in the two selection modes of :mod:`skaloe.active._selection`:
 - class-aware: :func:`~skaloe.active._selection.select_class_aware` first
   fixes how many samples each predicted class gets (its quota ``q_c``); the
   diverse choice then runs within each predicted class, over that class's
-  candidates, for its quota (``k_m`` or ``m`` scaled to ``factor * q_c``).
-  The batch is ordered as class-aware batches are: every class's first pick
-  (by score), then every class's second pick, and so on. With a quota of one
-  per class (ALOE's one label per predicted class) the result equals
-  class-aware selection, since the first pick of a class is its best
-  candidate for k-means++; for cluster-margin it is a random candidate of
-  the smallest cluster among the class's top ``factor`` candidates.
-  Diversity is enforced within a class only: near copies of a sample that
-  sits on a decision boundary can be predicted as different classes and both
-  land in one class-aware batch.
+  candidates, for its quota (``k_m`` or ``m`` scaled to ``factor * q_c``),
+  class after class from the class with the best candidate. Each class's
+  choice counts the picks already made for other classes as chosen, so near
+  copies of a clip that are predicted as two different classes do not both
+  enter the batch: for k-means++, the first class starts from its best
+  candidate and every later pick, in any class, is drawn by its squared
+  distance to all picks so far. The batch is ordered as class-aware batches
+  are: every class's first pick (by score), then every class's second pick,
+  and so on.
 
 Conventions shared with :mod:`skaloe.active._selection`: scores are higher =
 ask first; NaN scores rank last; ties are broken by a permutation of the pool
@@ -374,12 +378,84 @@ def _round_robin(ranked, n, cluster_labels, rng):
     return ranked[order[final[:n]]]
 
 
-def _cluster_margin(scores, candidates, n, cluster_labels, rng, tiebreak, factor):
+def _round_robin_spread(ranked, n, cluster_labels, rng, rows, previous=(), previous_rows=None):
+    """:func:`_round_robin` with features: each visit takes the farthest member.
+
+    Clusters are visited in the same order, round after round; a visit takes,
+    among the cluster's members not taken yet, the one farthest from every
+    sample picked so far (random among equals). ``previous`` are pool
+    positions already picked for other classes of the same batch, with their
+    features ``previous_rows``: their clusters count as visited once per such
+    pick, and distances to them count, so near copies of a clip predicted as
+    two classes do not both enter the batch. A cluster whose members left
+    are all near copies of picks (closer than 1/1000 of the typical distance
+    between candidates) is passed over while other clusters offer more. The
+    first visit of an isolated cluster takes a random member, as in the
+    paper; later visits of a crowded cluster do not take near copies of what
+    it already gave.
+    """
+    if n == 0 or len(ranked) == 0:
+        return ranked[:0]
+    c = cluster_labels[ranked]
+    labels, first, inverse, sizes = np.unique(
+        c, return_index=True, return_inverse=True, return_counts=True
+    )
+    inverse = inverse.ravel()
+    rank = np.empty(len(labels), dtype=np.intp)
+    rank[np.lexsort((first, sizes))] = np.arange(len(labels))
+    visits = np.zeros(len(labels), dtype=np.intp)
+    if len(previous):
+        earlier = cluster_labels[np.asarray(previous, dtype=np.intp)]
+        where = np.searchsorted(labels, earlier)
+        seen = (where < len(labels)) & (labels[np.minimum(where, len(labels) - 1)] == earlier)
+        np.add.at(visits, where[seen], 1)
+    members = [np.flatnonzero(inverse == k) for k in range(len(labels))]
+    free_count = sizes.copy()
+    sq = np.einsum("ij,ij->i", rows, rows)
+    d2 = np.full(len(ranked), np.inf, dtype=np.float64)
+    for other in previous_rows if previous_rows is not None else ():
+        diff = rows - other
+        np.minimum(d2, np.einsum("ij,ij->i", diff, diff), out=d2)
+    # A member within 1/1000 of the typical distance between candidates of a
+    # pick is a near copy of it. The typical squared distance between two
+    # rows is twice their mean squared distance to the centroid.
+    centred = rows - rows.mean(axis=0)
+    copy_d2 = 1e-6 * 2.0 * float(np.einsum("ij,ij->", centred, centred)) / len(rows)
+    taken = np.zeros(len(ranked), dtype=bool)
+    chosen = []
+    for _ in range(min(n, len(ranked))):
+        # The least visited cluster with members left (among equals, the visit
+        # order), passing over clusters that have nothing but near copies of
+        # picks to offer while another cluster has more.
+        open_ = np.flatnonzero(free_count > 0)
+        offers = np.array([d2[members[k][~taken[members[k]]]].max() for k in open_])
+        if (offers > copy_d2).any():
+            open_ = open_[offers > copy_d2]
+        k = open_[np.lexsort((rank[open_], visits[open_]))[0]]
+        group = members[k]
+        free = group[~taken[group]]
+        far = free[d2[free] == d2[free].max()]
+        j = int(far[rng.randint(len(far))]) if far.size > 1 else int(far[0])
+        taken[j] = True
+        free_count[k] -= 1
+        visits[k] += 1
+        chosen.append(j)
+        np.minimum(d2, _squared_distances(rows, sq, j), out=d2)
+    return ranked[np.asarray(chosen, dtype=np.intp)]
+
+
+def _cluster_margin(scores, candidates, n, cluster_labels, rng, tiebreak, factor,
+                    X=None, previous=()):
     if n == 0 or len(candidates) == 0:
         return candidates[:0]
     k_m = max(n, int(np.ceil(factor * n)))
     ranked = select_class_agnostic(scores, candidates, k_m, tiebreak)
-    return _round_robin(ranked, n, cluster_labels, rng)
+    if X is None:
+        return _round_robin(ranked, n, cluster_labels, rng)
+    rows = _rows_float32(X, ranked)
+    previous_rows = _rows_float32(X, np.asarray(previous, dtype=np.intp)) if len(previous) \
+        else None
+    return _round_robin_spread(ranked, n, cluster_labels, rng, rows, previous, previous_rows)
 
 
 def cluster_margin_select(
@@ -393,6 +469,7 @@ def cluster_margin_select(
     predicted=None,
     class_aware=False,
     tiebreak=None,
+    X=None,
 ):
     """Cluster-margin batch: top-scored candidates spread round-robin over clusters.
 
@@ -428,6 +505,12 @@ def cluster_margin_select(
     tiebreak : ndarray of shape (n_pool,), default=None
         Permutation breaking score ties, as in ``_selection``; drawn from
         ``rng`` if None.
+    X : array-like of shape (n_pool, n_features), default=None
+        Dense features of the pool. None follows the paper: a visit takes a
+        random member of the cluster. With features, a visit takes the member
+        farthest from every sample picked so far (random among equals), so a
+        cluster crowded with near copies gives one copy, not several; only
+        the ``k_m`` candidate rows are read.
 
     Returns
     -------
@@ -444,8 +527,12 @@ def cluster_margin_select(
             raise ValueError(f"n_candidates must be a positive integer; got {n_candidates!r}.")
         factor = max(1.0, n_candidates / max(n, 1))
 
-    def within(group, quota):
-        return _cluster_margin(scores, group, quota, cluster_labels, rng, tiebreak, factor)
+    if X is not None:
+        X = _check_features(X)
+
+    def within(group, quota, previous=()):
+        return _cluster_margin(scores, group, quota, cluster_labels, rng, tiebreak, factor,
+                               X, previous)
 
     return _dispatch(scores, predicted, candidates, n, tiebreak, class_aware, within)
 
@@ -469,7 +556,7 @@ def _squared_distances(rows, sq, j):
     return np.maximum(d2, 0, out=d2)
 
 
-def _kmeanspp_order(rows, n, rng, weights=None):
+def _kmeanspp_order(rows, n, rng, weights=None, previous_rows=None):
     """Indices into ``rows`` (float32, best-scored first) chosen by k-means++ seeding.
 
     The first is row 0; each next one is drawn with probability proportional
@@ -482,12 +569,20 @@ def _kmeanspp_order(rows, n, rng, weights=None):
     if n == 0:
         return np.empty(0, dtype=np.intp)
     chosen = np.empty(n, dtype=np.intp)
-    chosen[0] = 0
     taken = np.zeros(m, dtype=bool)
-    taken[0] = True
     sq = np.einsum("ij,ij->i", rows, rows)
-    d2 = _squared_distances(rows, sq, 0)
-    for k in range(1, n):
+    if previous_rows is None or not len(previous_rows):
+        chosen[0] = 0
+        taken[0] = True
+        d2 = _squared_distances(rows, sq, 0)
+        start = 1
+    else:  # picks made for other classes of the batch count as chosen
+        d2 = np.full(m, np.inf, dtype=np.float32)
+        for other in previous_rows:
+            diff = rows - other
+            np.minimum(d2, np.einsum("ij,ij->i", diff, diff), out=d2)
+        start = 0
+    for k in range(start, n):
         p = d2 * weights if weights is not None else d2.copy()
         p[taken] = 0
         cumulative = np.cumsum(p, dtype=np.float64)
@@ -504,7 +599,7 @@ def _kmeanspp_order(rows, n, rng, weights=None):
     return chosen
 
 
-def _kmeanspp(X, scores, candidates, n, rng, tiebreak, factor, weight_by_score):
+def _kmeanspp(X, scores, candidates, n, rng, tiebreak, factor, weight_by_score, previous=()):
     if n == 0 or len(candidates) == 0:
         return candidates[:0]
     m = max(n, int(np.ceil(factor * n)))
@@ -518,8 +613,10 @@ def _kmeanspp(X, scores, candidates, n, rng, tiebreak, factor, weight_by_score):
     # and, on a busy machine, makes each of them ten times slower.
     from threadpoolctl import threadpool_limits
 
+    previous_rows = _rows_float32(X, np.asarray(previous, dtype=np.intp)) if len(previous) \
+        else None
     with threadpool_limits(limits=1, user_api="blas"):
-        return ranked[_kmeanspp_order(rows, n, rng, weights)]
+        return ranked[_kmeanspp_order(rows, n, rng, weights, previous_rows)]
 
 
 def kmeanspp_select(
@@ -579,8 +676,9 @@ def kmeanspp_select(
         )
     factor = _check_factor(factor)
 
-    def within(group, quota):
-        return _kmeanspp(X, scores, group, quota, rng, tiebreak, factor, weight_by_score)
+    def within(group, quota, previous=()):
+        return _kmeanspp(X, scores, group, quota, rng, tiebreak, factor, weight_by_score,
+                         previous)
 
     return _dispatch(scores, predicted, candidates, n, tiebreak, class_aware, within)
 
@@ -611,9 +709,19 @@ def _dispatch(scores, predicted, candidates, n, tiebreak, class_aware, within):
     c_sorted = c[order]
     lo = np.searchsorted(c_sorted, classes, side="left")
     hi = np.searchsorted(c_sorted, classes, side="right")
+    # Classes in the order of their best candidate; each class's choice sees
+    # the picks already made for the classes before it, so near copies that
+    # are predicted as different classes do not both enter the batch.
+    finite = np.where(np.isnan(scores), -np.inf, scores)
+    best_first = np.argsort(-np.array([
+        finite[candidates[order[a:b]]].max() if b > a else -np.inf
+        for a, b in zip(lo.tolist(), hi.tolist())
+    ]), kind="stable")
     picks, turns = [], []
-    for start, stop, quota in zip(lo.tolist(), hi.tolist(), quotas.tolist()):
-        chosen = within(candidates[order[start:stop]], quota)
+    for k in best_first.tolist():
+        start, stop, quota = int(lo[k]), int(hi[k]), int(quotas[k])
+        previous = np.concatenate(picks) if picks else np.empty(0, dtype=np.intp)
+        chosen = within(candidates[order[start:stop]], quota, previous)
         picks.append(chosen)
         turns.append(np.arange(len(chosen)))
     picks = np.concatenate(picks)
@@ -645,7 +753,9 @@ def select_diverse(
     ----------
     X : array-like of shape (n_pool, n_features) or None
         Dense numeric features of the pool. Needed by ``"kmeans++"``;
-        ``"cluster-margin"`` uses ``cluster_labels`` instead and ignores it.
+        ``"cluster-margin"`` clusters with ``cluster_labels`` and, given
+        features, takes within a cluster the member farthest from the picks
+        so far (None: a random member, as in the paper).
     scores : ndarray of shape (n_pool,)
         Query scores, higher = ask first; NaN ranks last.
     predicted : ndarray of shape (n_pool,) or None
@@ -709,8 +819,11 @@ def select_diverse(
         factor = _check_factor(factor)
         cluster_labels = _check_cluster_labels(cluster_labels, len(scores_))
 
-        def within(group, quota):
-            return _cluster_margin(scores_, group, quota, cluster_labels, rng_, tiebreak_, factor)
+        features = None if X is None else _check_features(X)
+
+        def within(group, quota, previous=()):
+            return _cluster_margin(scores_, group, quota, cluster_labels, rng_, tiebreak_,
+                                   factor, features, previous)
 
         return _dispatch(scores_, predicted, candidates_, n_, tiebreak_, class_aware, within)
     raise ValueError(

@@ -929,7 +929,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 self._clusters = fit_pool_clusters(self._pool, random_state=self._rng)
             cluster_labels = self._clusters
         batch = select_diverse(
-            self._pool if self.batch_diversity == "kmeans++" else None,
+            self._pool,
             scores, predicted, candidates, n,
             method=self.batch_diversity,
             class_aware=self.selection == "class-aware",
