@@ -231,9 +231,10 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         (the best first, then far from those chosen); ``"cluster-margin"``
         clusters the pool once (on the first query) and takes the best
         candidates round-robin over clusters, smallest cluster first
-        (Citovsky et al., 2021). Both work with any ``query_strategy`` and
-        both ``selection`` modes (with class-aware selection, diversity
-        applies within each predicted class). They measure distances in the
+        (Citovsky et al., 2021), each time the member farthest from the picks
+        so far. Both work with any ``query_strategy`` and both ``selection``
+        modes (with class-aware selection, each class's picks keep away from
+        those of the other classes too). They measure distances in the
         pool's features (the embeddings, after a frozen encoder prefix), so
         the pool must be a dense numeric array.
 
