@@ -388,7 +388,7 @@ def _round_robin_spread(ranked, n, cluster_labels, rng, rows, previous=(), previ
     features ``previous_rows``: their clusters count as visited once per such
     pick, and distances to them count, so near copies of a clip predicted as
     two classes do not both enter the batch. A cluster whose members left
-    are all near copies of picks (closer than 1/1000 of the typical distance
+    are all near copies of picks (closer than 1/100 of the typical distance
     between candidates) is passed over while other clusters offer more. The
     first visit of an isolated cluster takes a random member, as in the
     paper; later visits of a crowded cluster do not take near copies of what
@@ -416,11 +416,11 @@ def _round_robin_spread(ranked, n, cluster_labels, rng, rows, previous=(), previ
     for other in previous_rows if previous_rows is not None else ():
         diff = rows - other
         np.minimum(d2, np.einsum("ij,ij->i", diff, diff), out=d2)
-    # A member within 1/1000 of the typical distance between candidates of a
+    # A member within 1/100 of the typical distance between candidates of a
     # pick is a near copy of it. The typical squared distance between two
     # rows is twice their mean squared distance to the centroid.
     centred = rows - rows.mean(axis=0)
-    copy_d2 = 1e-6 * 2.0 * float(np.einsum("ij,ij->", centred, centred)) / len(rows)
+    copy_d2 = 1e-4 * 2.0 * float(np.einsum("ij,ij->", centred, centred)) / len(rows)
     taken = np.zeros(len(ranked), dtype=bool)
     chosen = []
     for _ in range(min(n, len(ranked))):
@@ -455,7 +455,11 @@ def _cluster_margin(scores, candidates, n, cluster_labels, rng, tiebreak, factor
     rows = _rows_float32(X, ranked)
     previous_rows = _rows_float32(X, np.asarray(previous, dtype=np.intp)) if len(previous) \
         else None
-    return _round_robin_spread(ranked, n, cluster_labels, rng, rows, previous, previous_rows)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # small products, as in k-means++
+        return _round_robin_spread(ranked, n, cluster_labels, rng, rows, previous,
+                                   previous_rows)
 
 
 def cluster_margin_select(

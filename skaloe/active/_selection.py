@@ -110,7 +110,7 @@ def cold_start_kmeans(features, candidates, n, rng, max_fit=20000):
     d = (
         (km.cluster_centers_**2).sum(axis=1)[:, None]
         - 2 * km.cluster_centers_ @ X.T
-        + (X**2).sum(axis=1)[None, :]
+        + np.einsum("ij,ij->i", X, X)[None, :]  # row norms without an (m, d) temporary
     )
     picked, taken = [], np.zeros(len(subset), dtype=bool)
     for cluster in np.argsort(-sizes, kind="stable"):
