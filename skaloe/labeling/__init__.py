@@ -1,0 +1,16 @@
+"""Durable labeling sessions and the ``skaloe label`` web page.
+
+:class:`DurableSession` binds a pool of clips to an SQLite file that records
+every label the moment it is given (with who and when); a session resumes
+exactly where it stopped, even after a crash. :class:`LabelServer` serves a
+local web page for it: the queried clips with audio players, label buttons
+and keyboard shortcuts, progress and undo.
+
+Importing this module imports neither the encoders nor the web server's
+static files; both are loaded when used.
+"""
+
+from ._server import LabelServer
+from ._session import DurableSession
+
+__all__ = ["DurableSession", "LabelServer"]

@@ -1,0 +1,283 @@
+"""The SQLite file behind a durable labeling session.
+
+One file holds everything a session needs to resume without the audio or the
+encoder: the pool (its paths and embeddings), the learner settings, the
+validation set, and an append-only log of label and undo events. Every event
+is its own transaction, committed (``synchronous=FULL``, WAL journal) before
+the caller is told it is saved, so a process killed at any moment loses at
+most the event being written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from datetime import datetime, timezone
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_CHUNK_ROWS = 4096  # embedding rows per BLOB
+
+_SCHEMA = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE pool (
+    position INTEGER PRIMARY KEY,
+    path TEXT
+);
+CREATE TABLE validation (
+    position INTEGER PRIMARY KEY,
+    path TEXT,
+    label TEXT NOT NULL
+);
+CREATE TABLE embeddings (
+    part TEXT NOT NULL CHECK (part IN ('pool', 'validation')),
+    start INTEGER NOT NULL,
+    n_rows INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (part, start)
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('label', 'undo')),
+    position INTEGER,
+    label TEXT,
+    undoes INTEGER REFERENCES events (id),
+    annotator TEXT NOT NULL,
+    time TEXT NOT NULL
+);
+"""
+
+
+def utc_now():
+    """The current time as an ISO 8601 UTC string with milliseconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def array_sha256(array):
+    """SHA-256 of a float32 C-ordered array's bytes and shape."""
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    h = hashlib.sha256(f"float32{array.shape}".encode())
+    h.update(memoryview(array).cast("B") if array.size else b"")
+    return h.hexdigest()
+
+
+def paths_fingerprint(paths):
+    """SHA-256 of an ordered list of files: each absolute path and size.
+
+    Cheap (one ``stat`` per file) and stable when the files are untouched;
+    a file that is missing counts with size -1.
+    """
+    h = hashlib.sha256()
+    for path in paths:
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = -1
+        h.update(os.path.abspath(path).encode("utf8", "surrogateescape"))
+        h.update(f"\0{size}\n".encode())
+    return h.hexdigest()
+
+
+class LabelDatabase:
+    """An open session database: schema, settings, embeddings and events.
+
+    Not thread-safe by itself; :class:`~skaloe.labeling.DurableSession`
+    holds a lock around every use.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The SQLite file.
+    create : bool, default=False
+        Create the schema (the file must not hold a session yet).
+    """
+
+    def __init__(self, path, *, create=False):
+        self.path = os.fspath(path)
+        exists = os.path.exists(self.path)
+        if not create and not exists:
+            raise FileNotFoundError(
+                f"No labeling database at {self.path!r}; start a session with "
+                "DurableSession.create(...) (or 'skaloe label POOL --db ... --classes ...')."
+            )
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(
+                f"The database path {self.path!r} is a folder; give the name of a file, "
+                "e.g. labels.sqlite."
+            )
+        # isolation_level=None: no implicit transactions; every write below
+        # opens and commits its own with BEGIN IMMEDIATE ... COMMIT.
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        try:
+            self._configure()
+            tables = self._tables()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ValueError(
+                f"{self.path!r} is not an SQLite database ({exc}); give a new file name "
+                "for a new session, or the database of an existing one."
+            ) from None
+        if create:
+            if tables:
+                self._conn.close()
+                raise FileExistsError(
+                    f"{self.path!r} already holds a database; resume it with "
+                    "DurableSession.open(...), or give a new file name for a new session."
+                )
+        elif "meta" not in tables or self._meta_raw("complete") is None:
+            self._conn.close()
+            raise ValueError(
+                f"{self.path!r} holds no complete skaloe labeling session (it may have been "
+                "interrupted while being created); delete it and start the session again."
+            )
+        else:
+            version = self.meta("format_version")
+            if version != FORMAT_VERSION:
+                self._conn.close()
+                raise ValueError(
+                    f"{self.path!r} is a labeling database of format {version}, but this "
+                    f"skaloe reads format {FORMAT_VERSION}; open it with the skaloe version "
+                    "that wrote it."
+                )
+
+    def _configure(self):
+        conn = self._conn
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":  # e.g. a file system without shared memory
+            raise sqlite3.DatabaseError(f"WAL journal mode unavailable (got {mode!r})")
+        # FULL: a commit is on disk before execute() returns (power-loss safe, too).
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+
+    def _tables(self):
+        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        return {name for (name,) in rows}
+
+    def close(self):
+        """Close the connection (every event is already committed)."""
+        self._conn.close()
+
+    # -- one-off content, written in one transaction -------------------------
+
+    def write_session(self, meta, pool_paths, pool_embeddings, validation=None):
+        """Write a new session's settings, pool and validation set at once.
+
+        Parameters
+        ----------
+        meta : dict
+            JSON-serialisable settings.
+        pool_paths : list of str or None
+            One path per pool clip (None: the clips cannot be played).
+        pool_embeddings : ndarray of shape (n_pool, dim)
+        validation : tuple (paths or None, labels, embeddings) or None
+        """
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # The schema and the content in one transaction: a creation cut
+            # short leaves an empty file, never half a session.
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            for key, value in meta.items():
+                conn.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+            n = len(pool_embeddings)
+            paths = pool_paths if pool_paths is not None else [None] * n
+            conn.executemany("INSERT INTO pool VALUES (?, ?)", enumerate(paths))
+            self._write_array("pool", pool_embeddings)
+            if validation is not None:
+                val_paths, val_labels, val_embeddings = validation
+                val_paths = val_paths if val_paths is not None else [None] * len(val_labels)
+                conn.executemany(
+                    "INSERT INTO validation VALUES (?, ?, ?)",
+                    ((i, p, str(y)) for i, (p, y) in enumerate(zip(val_paths, val_labels))),
+                )
+                self._write_array("validation", val_embeddings)
+            conn.execute(
+                "INSERT INTO meta VALUES ('format_version', ?)", (json.dumps(FORMAT_VERSION),)
+            )
+            conn.execute("INSERT INTO meta VALUES ('complete', 'true')")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _write_array(self, part, array):
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        for start in range(0, len(array), _CHUNK_ROWS):
+            block = array[start:start + _CHUNK_ROWS]
+            self._conn.execute(
+                "INSERT INTO embeddings VALUES (?, ?, ?, ?)",
+                (part, start, len(block), block.tobytes()),
+            )
+
+    def read_array(self, part, dim):
+        """The stored embeddings of ``part`` ("pool" or "validation")."""
+        rows = self._conn.execute(
+            "SELECT start, n_rows, data FROM embeddings WHERE part = ? ORDER BY start", (part,)
+        ).fetchall()
+        if not rows:
+            return np.empty((0, dim), dtype=np.float32)
+        blocks = [np.frombuffer(data, dtype=np.float32).reshape(n, dim) for _, n, data in rows]
+        return np.concatenate(blocks)
+
+    def _meta_raw(self, key):
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def meta(self, key, default=None):
+        """A stored setting (JSON-decoded)."""
+        raw = self._meta_raw(key)
+        return default if raw is None else json.loads(raw)
+
+    def pool_paths(self):
+        """The pool's paths in position order (None entries when unknown)."""
+        return [p for (p,) in self._conn.execute("SELECT path FROM pool ORDER BY position")]
+
+    def validation_rows(self):
+        """``(paths, labels)`` of the stored validation set."""
+        rows = self._conn.execute(
+            "SELECT path, label FROM validation ORDER BY position"
+        ).fetchall()
+        return [p for p, _ in rows], [y for _, y in rows]
+
+    # -- the event log ------------------------------------------------------
+
+    def append(self, kind, *, position=None, label=None, undoes=None, annotator, time=None):
+        """Append one event in its own committed transaction; return its id."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.execute(
+                "INSERT INTO events (kind, position, label, undoes, annotator, time) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, position, label, undoes, annotator, time or utc_now()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return cursor.lastrowid
+
+    def events(self):
+        """Every event, oldest first, as dicts."""
+        cursor = self._conn.execute(
+            "SELECT id, kind, position, label, undoes, annotator, time FROM events ORDER BY id"
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor]
+
+    def active_labels(self):
+        """The label events not undone, oldest first."""
+        events = self.events()
+        undone = {e["undoes"] for e in events if e["kind"] == "undo"}
+        return [e for e in events if e["kind"] == "label" and e["id"] not in undone]

@@ -1,0 +1,342 @@
+"""A local web page for a :class:`~skaloe.labeling.DurableSession` (standard library only).
+
+Routes (nothing else is served; no route takes a file path):
+
+- ``GET /`` the page; ``GET /static/app.js``, ``GET /static/style.css``;
+- ``GET /api/state`` the queue, the classes and the progress, as JSON;
+- ``GET /clip/<id>`` the pool clip ``id`` (an integer position) as WAV;
+- ``GET /labels.csv`` the labels in force;
+- ``POST /api/label`` with ``{"id": <int>, "label": <class name>}``;
+- ``POST /api/undo`` with ``{}``.
+
+Errors are JSON ``{"error": "..."}`` with a 4xx status: 400 malformed
+request, 403 foreign Host or Origin, 404 unknown route or clip, 405 wrong
+method, 409 conflict (clip already labeled, nothing to undo), 411/413
+missing or oversized body, 415 a body that is not JSON.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+__all__ = ["LabelServer"]
+
+_STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/static/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+_MAX_BODY = 16 * 1024
+_CLIP = re.compile(r"/clip/([^/]*)")
+_API_POST = ("/api/label", "/api/undo")
+_API_GET = ("/api/state", "/labels.csv")
+
+
+def _is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _HTTPError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def _load_static():
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+    files = {}
+    for route, (name, content_type) in _STATIC.items():
+        with open(os.path.join(folder, name), "rb") as f:
+            files[route] = (f.read(), content_type)
+    return files
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "skaloe-label"
+    protocol_version = "HTTP/1.1"
+
+    # -- plumbing ----------------------------------------------------------
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _send(self, status, body, content_type, extra_headers=()):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header(
+            "Content-Security-Policy",
+            "default-src 'self'; media-src 'self'; object-src 'none'; frame-ancestors 'none'",
+        )
+        for name, value in extra_headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status, payload, extra_headers=()):
+        body = json.dumps(payload).encode()
+        self._send(status, body, "application/json", extra_headers)
+
+    def _error(self, status, message, extra_headers=()):
+        self._json(status, {"error": message}, extra_headers)
+
+    def _path(self):
+        parts = urlsplit(self.path)
+        if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+            raise _HTTPError(HTTPStatus.BAD_REQUEST, "malformed request target")
+        return parts.path
+
+    def _check_host(self):
+        """Refuse requests for another host name (DNS rebinding) or from another site."""
+        allowed = self.server.allowed_hosts
+        host = self.headers.get("Host")
+        if allowed is not None and host not in allowed:
+            raise _HTTPError(HTTPStatus.FORBIDDEN, f"unexpected Host header {host!r}")
+        origin = self.headers.get("Origin")
+        if origin is not None and self.command == "POST":
+            if origin == "null" or urlsplit(origin).netloc != host:
+                raise _HTTPError(HTTPStatus.FORBIDDEN, f"cross-origin request from {origin!r}")
+
+    def _dispatch(self, handler):
+        try:
+            self._check_host()
+            handler()
+        except _HTTPError as exc:
+            if self.command == "POST":
+                self.close_connection = True  # the body may be unread
+            self._error(exc.status, str(exc))
+        except Exception as exc:  # a bug or an unreadable clip: say so, keep serving
+            self.log_error("error: %r", exc)
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def _method_not_allowed(self):
+        path = urlsplit(self.path).path
+        if path in _API_POST:
+            allow = "POST"
+        elif path in _STATIC or path in _API_GET or _CLIP.fullmatch(path):
+            allow = "GET, HEAD"
+        else:
+            self._error(HTTPStatus.NOT_FOUND, f"no such page: {path}")
+            return
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not allowed on {path}",
+                    [("Allow", allow)])
+
+    # -- methods -----------------------------------------------------------
+
+    def do_GET(self):  # noqa: N802 - the base class's name
+        self._dispatch(self._get)
+
+    def do_HEAD(self):  # noqa: N802
+        self._dispatch(self._get)
+
+    def do_POST(self):  # noqa: N802
+        self._dispatch(self._post)
+
+    def do_PUT(self):  # noqa: N802
+        self._method_not_allowed()
+
+    do_DELETE = do_PATCH = do_OPTIONS = do_PUT
+
+    # -- routes ------------------------------------------------------------
+
+    def _get(self):
+        path = self._path()
+        session = self.server.session
+        if path in self.server.static:
+            body, content_type = self.server.static[path]
+            self._send(HTTPStatus.OK, body, content_type)
+        elif path == "/api/state":
+            self._json(HTTPStatus.OK, self.server.state())
+        elif path == "/labels.csv":
+            import csv
+            import io
+
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=["position", "path", "label", "annotator",
+                                                     "time"])
+            writer.writeheader()
+            writer.writerows(session.labels())
+            self._send(HTTPStatus.OK, out.getvalue().encode(), "text/csv; charset=utf-8",
+                       [("Content-Disposition", 'attachment; filename="labels.csv"')])
+        elif (match := _CLIP.fullmatch(path)) is not None:
+            text = match.group(1)
+            if not re.fullmatch(r"[0-9]{1,12}", text):
+                raise _HTTPError(HTTPStatus.BAD_REQUEST,
+                                 f"a clip id is a pool position (digits), got {text!r}")
+            try:
+                data = session.audio_bytes(int(text))
+            except (IndexError, LookupError) as exc:
+                raise _HTTPError(HTTPStatus.NOT_FOUND, str(exc)) from None
+            self._send(HTTPStatus.OK, data, "audio/wav")
+        elif path in _API_POST:
+            self._method_not_allowed()
+        else:
+            raise _HTTPError(HTTPStatus.NOT_FOUND, f"no such page: {path}")
+
+    def _read_json(self):
+        if self.headers.get("Transfer-Encoding"):
+            raise _HTTPError(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
+        length = self.headers.get("Content-Length")
+        if length is None:
+            raise _HTTPError(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
+        if not re.fullmatch(r"[0-9]{1,12}", length.strip()):
+            raise _HTTPError(HTTPStatus.BAD_REQUEST, f"bad Content-Length {length!r}")
+        length = int(length)
+        if length > _MAX_BODY:
+            self.close_connection = True  # the body is not read
+            raise _HTTPError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                             f"the body is {length} bytes; at most {_MAX_BODY} are accepted")
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        body = self.rfile.read(length)
+        if content_type != "application/json":
+            raise _HTTPError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                             "send the body as Content-Type: application/json")
+        try:
+            payload = json.loads(body.decode("utf-8")) if body else {}
+        except (UnicodeDecodeError, ValueError):
+            raise _HTTPError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
+        if not isinstance(payload, dict):
+            raise _HTTPError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
+        return payload
+
+    def _post(self):
+        path = self._path()
+        if path not in _API_POST:
+            self._method_not_allowed()
+            return
+        payload = self._read_json()
+        session = self.server.session
+        with self.server.lock:
+            if path == "/api/label":
+                unknown = set(payload) - {"id", "label"}
+                if unknown:
+                    raise _HTTPError(HTTPStatus.BAD_REQUEST,
+                                     f"unknown field {sorted(unknown)[0]!r}; send id and label")
+                position, label = payload.get("id"), payload.get("label")
+                if type(position) is not int:
+                    raise _HTTPError(HTTPStatus.BAD_REQUEST,
+                                     f"id must be an integer clip id, got {position!r}")
+                if not isinstance(label, str):
+                    raise _HTTPError(HTTPStatus.BAD_REQUEST,
+                                     f"label must be a class name (a string), got {label!r}")
+                if not 0 <= position < session.n_pool:
+                    raise _HTTPError(HTTPStatus.NOT_FOUND,
+                                     f"clip {position} is not in the pool")
+                if label not in session.classes:
+                    raise _HTTPError(HTTPStatus.BAD_REQUEST,
+                                     f"unknown label {label!r}; choose one of {session.classes}")
+                if session.learner_.labeled_mask_[position]:
+                    raise _HTTPError(HTTPStatus.CONFLICT, f"clip {position} is already labeled")
+                session.label(position, label, annotator=self.server.annotator)
+            else:
+                if payload:
+                    raise _HTTPError(HTTPStatus.BAD_REQUEST, "undo takes an empty JSON object")
+                try:
+                    session.undo(annotator=self.server.annotator)
+                except LookupError as exc:
+                    raise _HTTPError(HTTPStatus.CONFLICT, str(exc)) from None
+            state = self.server.state()
+        self._json(HTTPStatus.OK, state)
+
+
+class LabelServer(ThreadingHTTPServer):
+    """The labeling web page of a :class:`~skaloe.labeling.DurableSession`.
+
+    A threading HTTP server (standard library): each request runs in its own
+    thread, and one lock serialises every use of the session (its learner and
+    its database). It serves the page, the pool clips by id and a JSON API;
+    never a file named in a request.
+
+    Parameters
+    ----------
+    session : DurableSession
+        The session to label.
+    host : str, default="127.0.0.1"
+        The address to bind. The default accepts connections from this
+        machine only; another address lets anyone who reaches it listen to
+        the clips and label them.
+    port : int, default=0
+        The port; 0 picks a free one (see ``url``).
+    annotator : str, default=None
+        Recorded with every label given through the page; None means the
+        session's annotator.
+    verbose : bool, default=False
+        Log each request to stderr.
+
+    Attributes
+    ----------
+    url : str
+        The page's address, e.g. ``http://127.0.0.1:8765/``.
+    lock : threading.RLock
+        Held around every use of the session.
+
+    Examples
+    --------
+    >>> server = LabelServer(session)            # doctest: +SKIP
+    >>> print(server.url)                        # doctest: +SKIP
+    http://127.0.0.1:40123/
+    >>> server.serve_forever()                   # doctest: +SKIP
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, session, host="127.0.0.1", port=0, *, annotator=None, verbose=False):
+        if ":" in host and not host.startswith("["):
+            import socket
+
+            self.address_family = socket.AF_INET6
+        self.session = session
+        self.annotator = annotator
+        self.verbose = verbose
+        self.lock = threading.RLock()
+        self.static = _load_static()
+        super().__init__((host.strip("[]"), port), _Handler)
+        self.host = host.strip("[]")
+        self.port = self.server_address[1]
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{shown}:{self.port}/"
+        if _is_loopback(self.host):
+            names = {"localhost", "127.0.0.1", "[::1]", shown}
+            self.allowed_hosts = {f"{name}:{self.port}" for name in names}
+        else:
+            self.allowed_hosts = None  # reachable under names this server cannot know
+
+    def state(self):
+        """The JSON the page shows: queue, classes and progress.
+
+        Returns
+        -------
+        state : dict
+        """
+        session = self.session
+        with self.lock:
+            queue = [
+                {"id": position, "name": session.clip_name(position),
+                 "audio": bool(session.paths[position])}
+                for position in session.next_batch()
+            ]
+            return {
+                "classes": session.classes,
+                "queue": queue,
+                "progress": session.progress(),
+                "annotator": self.annotator or session.annotator,
+            }

@@ -1,0 +1,741 @@
+"""DurableSession: a labeling session whose every label is committed to SQLite."""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import numbers
+import os
+import tempfile
+import threading
+import warnings
+from collections import Counter
+
+import numpy as np
+
+from ._database import LabelDatabase, array_sha256, paths_fingerprint, utc_now
+
+__all__ = ["DurableSession"]
+
+_STRATEGY_DEFAULT = "margin"
+_SELECTION_DEFAULT = "class-aware"
+
+
+def _default_annotator():
+    try:
+        return getpass.getuser() or "unknown"
+    except Exception:  # no user name in this environment
+        return "unknown"
+
+
+def _check_annotator(annotator):
+    if annotator is None:
+        return _default_annotator()
+    if not isinstance(annotator, str) or not annotator.strip() or len(annotator) > 200:
+        raise ValueError(
+            f"annotator must be a non-empty name of at most 200 characters, got {annotator!r}."
+        )
+    return annotator.strip()
+
+
+def _check_classes(classes):
+    if isinstance(classes, str):
+        raise TypeError(
+            f"classes must be a list of class names, got the string {classes!r}; "
+            f"e.g. {classes.split(',')!r}."
+        )
+    if classes is None:
+        raise ValueError("classes is required for a new session: the names of the labels, "
+                         "e.g. ['dog', 'cat'].")
+    names = []
+    for name in classes:
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise ValueError(
+                f"Each class name must be a non-empty string of at most 200 characters; "
+                f"got {name!r}."
+            )
+        names.append(name.strip())
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"The class {twice!r} is listed twice in classes; list each once.")
+    if len(names) < 2:
+        raise ValueError(f"A labeling session needs at least two classes, got {names!r}.")
+    return names
+
+
+def _check_positive_int(value, name):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _load_npz_pool(path):
+    """``(embeddings, paths or None)`` of an .npz written by ``skaloe embed``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"The embeddings file {path!r} does not exist.")
+    with np.load(path, allow_pickle=False) as data:
+        if "embeddings" not in data.files:
+            raise ValueError(
+                f"{path!r} has no 'embeddings' array (it has {', '.join(data.files) or 'none'}); "
+                "write it with 'skaloe embed'."
+            )
+        embeddings = np.asarray(data["embeddings"], dtype=np.float32)
+        paths = [str(p) for p in data["paths"]] if "paths" in data.files else None
+    if embeddings.ndim != 2 or not len(embeddings):
+        raise ValueError(
+            f"The embeddings in {path!r} have shape {embeddings.shape}; expected (n_clips, dim) "
+            "with at least one clip."
+        )
+    if paths is not None and len(paths) != len(embeddings):
+        raise ValueError(
+            f"{path!r} holds {len(embeddings)} embeddings but {len(paths)} paths; write it "
+            "again with 'skaloe embed'."
+        )
+    return embeddings, paths
+
+
+def _pool_identity(pool):
+    """``(kind, fingerprint, description, paths, embeddings or None)`` of a pool argument."""
+    if isinstance(pool, (str, os.PathLike)):
+        path = os.fspath(pool)
+        if not path.lower().endswith(".npz"):
+            raise ValueError(
+                f"pool {path!r} is a single path; pass a list of audio file paths, or an "
+                ".npz file of embeddings written by 'skaloe embed'."
+            )
+        embeddings, paths = _load_npz_pool(path)
+        return "npz", array_sha256(embeddings), os.path.abspath(path), paths, embeddings
+    try:
+        paths = [os.fspath(p) for p in pool]
+    except TypeError:
+        raise TypeError(
+            f"pool must be a list of audio file paths or the path of an .npz file, got "
+            f"{type(pool).__name__}."
+        ) from None
+    if not paths:
+        raise ValueError("The pool is empty; give at least one audio file.")
+    paths = [os.path.abspath(p) for p in paths]
+    n = len(paths)
+    description = (f"{n} audio file{'s' if n > 1 else ''} "
+                   f"({paths[0]}{', ...' if n > 1 else ''})")
+    return "files", paths_fingerprint(paths), description, paths, None
+
+
+def _embed(paths, model, cache, n_jobs):
+    from ..encoders import EncoderTransformer
+
+    encoder = EncoderTransformer(model, memory=cache, n_jobs=n_jobs)
+    return np.ascontiguousarray(encoder.fit_transform(paths), dtype=np.float32)
+
+
+class DurableSession:
+    """A labeling session bound to a pool, every label committed to SQLite.
+
+    The session file (an SQLite database in WAL mode) holds the pool (paths
+    and embeddings), the learner settings, an optional validation set and an
+    append-only log of label and undo events, each with its annotator and
+    UTC time. Each :meth:`label` and :meth:`undo` is one transaction,
+    committed before the method returns, so a process killed at any moment
+    loses at most the label being written.
+
+    The :class:`~skaloe.active.ActiveLearner` is never stored: it is rebuilt
+    from the log by a fixed protocol (fit on the pool, ``query(batch_size)``,
+    then for every label not undone ``teach`` that one label and
+    ``query(batch_size)`` again). A live session follows the same protocol,
+    so a resumed session asks for exactly the clips the interrupted one would
+    have asked for next.
+
+    Open an existing session with ``DurableSession(database)``; start a new
+    one with :meth:`create`. Read more in the :ref:`User Guide <labeling>`.
+
+    Parameters
+    ----------
+    database : str or path-like
+        The session file, written by :meth:`create`.
+    pool : list of str or str, default=None
+        If given, the pool the session must belong to (audio paths, or an
+        .npz of embeddings): a different pool raises a ValueError naming
+        both. The stored pool is used either way.
+    annotator : str, default=None
+        Who labels in this process (recorded with every label); None means
+        the operating-system user name.
+
+    Attributes
+    ----------
+    learner_ : ActiveLearner
+        The learner, rebuilt from the log; do not teach it directly.
+    classes : list of str
+        The label choices.
+    batch_size : int
+        Clips per query.
+    paths : list of str or None
+        Each pool clip's audio file (None entries when not known).
+    n_pool : int
+        Number of pool clips.
+
+    See Also
+    --------
+    skaloe.notebook.LabelingSession : Labeling in a notebook, in memory.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from skaloe.labeling import DurableSession
+    >>> rng = np.random.default_rng(0)
+    >>> folder = tempfile.mkdtemp()
+    >>> np.savez(os.path.join(folder, "pool.npz"), embeddings=rng.normal(size=(30, 4)))
+    >>> db = os.path.join(folder, "labels.sqlite")
+    >>> session = DurableSession.create(db, os.path.join(folder, "pool.npz"), ["no", "yes"],
+    ...                                 random_state=0, annotator="ana")
+    >>> first = session.next_batch()
+    >>> event = session.label(first[0], "yes")
+    >>> event = session.label(first[1], "no")
+    >>> following = session.next_batch()
+    >>> session.close()
+    >>> resumed = DurableSession(db)                    # e.g. after a crash
+    >>> resumed.next_batch() == following
+    True
+    >>> [(row["label"], row["annotator"]) for row in resumed.labels()]
+    [('yes', 'ana'), ('no', 'ana')]
+    >>> resumed.close()
+    """
+
+    def __init__(self, database, *, pool=None, annotator=None):
+        self.annotator = _check_annotator(annotator)
+        self.database = os.fspath(database)
+        self._lock = threading.RLock()
+        self._db = LabelDatabase(self.database)
+        try:
+            self._load(pool)
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- creating and opening -------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        database,
+        pool,
+        classes,
+        *,
+        embeddings=None,
+        validation=None,
+        model="mfcc",
+        cache=None,
+        n_jobs=None,
+        batch_size=None,
+        query_strategy=_STRATEGY_DEFAULT,
+        selection=_SELECTION_DEFAULT,
+        random_state=0,
+        annotator=None,
+    ):
+        """Start a new session: embed the pool once and write the session file.
+
+        Parameters
+        ----------
+        database : str or path-like
+            A new file (or an empty SQLite file).
+        pool : list of str or str
+            The clips to label: audio file paths (embedded here with
+            ``model``), or the path of an .npz written by ``skaloe embed``
+            (its ``embeddings`` are used; its ``paths``, when present, are
+            played).
+        classes : list of str
+            The label choices (at least two).
+        embeddings : array-like of shape (n_pool, dim), default=None
+            Precomputed embeddings of a list of paths; None embeds them.
+        validation : tuple (clips, labels), default=None
+            A labeled validation set: audio paths (embedded with ``model``)
+            or an array of embeddings, and one class name each. Gives the
+            validation accuracy and the plateau stopping rule.
+        model : str, default="mfcc"
+            The encoder for audio paths (see
+            :class:`~skaloe.EncoderTransformer`); the offline default needs
+            no download.
+        cache : str or None, default=None
+            Embedding cache folder.
+        n_jobs : int or None, default=None
+            Threads for decoding and encoding.
+        batch_size : int, default=None
+            Clips per query; None means the number of classes (ALOE's one
+            label per predicted class).
+        query_strategy : str, default="margin"
+            A query scorer name (:func:`~skaloe.active.get_query_scorer_names`).
+        selection : {"class-aware", "class-agnostic"}, default="class-aware"
+        random_state : int, default=0
+            Seeds the learner; the same seed and labels give the same queries.
+        annotator : str, default=None
+            Who labels in this process; None means the user name.
+
+        Returns
+        -------
+        session : DurableSession
+        """
+        from ..active import get_query_scorer_names
+
+        database = os.fspath(database)
+        classes = _check_classes(classes)
+        batch_size = len(classes) if batch_size is None else _check_positive_int(
+            batch_size, "batch_size")
+        if not isinstance(random_state, numbers.Integral) or isinstance(random_state, bool):
+            raise ValueError(
+                f"random_state must be an integer (it makes resumed sessions exact), got "
+                f"{random_state!r}."
+            )
+        if query_strategy not in get_query_scorer_names():
+            raise ValueError(
+                f"Unknown query_strategy {query_strategy!r}; use one of "
+                f"{', '.join(get_query_scorer_names())}."
+            )
+        if selection not in ("class-aware", "class-agnostic"):
+            raise ValueError(
+                f"selection must be 'class-aware' or 'class-agnostic', got {selection!r}."
+            )
+        _check_annotator(annotator)
+        if os.path.exists(database) and os.path.getsize(database) > 0:
+            LabelDatabase(database, create=True).close()  # raises if it holds anything
+        kind, fingerprint, description, paths, pool_embeddings = _pool_identity(pool)
+        if pool_embeddings is None:
+            if embeddings is not None:
+                pool_embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+                if pool_embeddings.shape[:1] != (len(paths),) or pool_embeddings.ndim != 2:
+                    raise ValueError(
+                        f"embeddings has shape {pool_embeddings.shape}; expected "
+                        f"({len(paths)}, dim), one row per pool path."
+                    )
+                model = None
+            else:
+                pool_embeddings = _embed(paths, model, cache, n_jobs)
+        else:
+            model = None  # the .npz says which encoder wrote it
+        if not np.isfinite(pool_embeddings).all():
+            raise ValueError("The pool embeddings contain NaN or infinite values.")
+        val = None
+        if validation is not None:
+            val = cls._prepare_validation(validation, classes, pool_embeddings.shape[1],
+                                          model, cache, n_jobs)
+        meta = {
+            "created": utc_now(),
+            "pool_kind": kind,
+            "pool_fingerprint": fingerprint,
+            "pool_description": description,
+            "n_pool": int(len(pool_embeddings)),
+            "dim": int(pool_embeddings.shape[1]),
+            "embeddings_sha256": array_sha256(pool_embeddings),
+            "model": None if model is None or callable(model) else str(model),
+            "classes": classes,
+            "batch_size": batch_size,
+            "query_strategy": query_strategy,
+            "selection": selection,
+            "random_state": int(random_state),
+            "n_validation": 0 if val is None else len(val[1]),
+        }
+        if val is not None:
+            meta["validation_sha256"] = array_sha256(val[2])
+        db = LabelDatabase(database, create=True)
+        try:
+            db.write_session(meta, paths, pool_embeddings, val)
+        finally:
+            db.close()
+        return cls(database, annotator=annotator)
+
+    @staticmethod
+    def _prepare_validation(validation, classes, dim, model, cache, n_jobs):
+        try:
+            clips, labels = validation
+        except (TypeError, ValueError):
+            raise ValueError(
+                "validation must be a pair (clips, labels): audio paths or embeddings, and "
+                "one class name each."
+            ) from None
+        labels = [str(y) for y in labels]
+        unknown = sorted(set(labels) - set(classes))
+        if unknown:
+            raise ValueError(
+                f"The validation set has the class {unknown[0]!r}, which is not among the "
+                f"session's classes {classes}; add it to classes or drop those clips."
+            )
+        if isinstance(clips, np.ndarray) and clips.dtype.kind in "iuf":
+            paths, X_val = None, np.ascontiguousarray(clips, dtype=np.float32)
+        else:
+            paths = [os.path.abspath(os.fspath(p)) for p in clips]
+            if model is None:
+                raise ValueError(
+                    "The validation clips are audio paths but the pool came as embeddings; "
+                    "pass the validation set as embeddings of the same encoder too."
+                )
+            X_val = _embed(paths, model, cache, n_jobs)
+        if X_val.ndim != 2 or X_val.shape != (len(labels), dim):
+            raise ValueError(
+                f"The validation embeddings have shape {X_val.shape}; expected "
+                f"({len(labels)}, {dim}): one row per label, as wide as the pool's."
+            )
+        return paths, labels, X_val
+
+    def _load(self, pool):
+        db = self._db
+        self.classes = list(db.meta("classes"))
+        self.batch_size = int(db.meta("batch_size"))
+        self.query_strategy = db.meta("query_strategy")
+        self.selection = db.meta("selection")
+        self.random_state = int(db.meta("random_state"))
+        self.model = db.meta("model")
+        self.n_pool = int(db.meta("n_pool"))
+        dim = int(db.meta("dim"))
+        if pool is not None:
+            self._check_pool(pool)
+        self.paths = db.pool_paths()
+        self._X = db.read_array("pool", dim)
+        if array_sha256(self._X) != db.meta("embeddings_sha256"):
+            raise ValueError(
+                f"The pool embeddings stored in {self.database!r} do not match their "
+                "checksum: the file is damaged. Export the labels (export_csv) and start "
+                "a new session."
+            )
+        self._val = None
+        if db.meta("n_validation", 0):
+            val_paths, val_labels = db.validation_rows()
+            self._val = (db.read_array("validation", dim), np.asarray(val_labels, dtype=str))
+        self._estimate_cache = None
+        self._rebuild()
+
+    def _check_pool(self, pool):
+        kind, fingerprint, description, _, embeddings = _pool_identity(pool)
+        stored_kind = self._db.meta("pool_kind")
+        if kind == "npz":
+            same = fingerprint == self._db.meta("embeddings_sha256")
+        else:
+            same = stored_kind == "files" and fingerprint == self._db.meta("pool_fingerprint")
+        if not same:
+            raise ValueError(
+                f"The database {self.database!r} belongs to another pool: it was created "
+                f"for {self._db.meta('pool_description')} ({self.n_pool} clips, fingerprint "
+                f"{self._db.meta('pool_fingerprint')[:12]}), but the pool given is "
+                f"{description} (fingerprint {fingerprint[:12]}). Give the same pool, or "
+                "a new database file for a new session."
+            )
+
+    def close(self):
+        """Close the session file (every label is already committed)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # -- the learner, rebuilt by replay ---------------------------------------
+
+    def _new_learner(self):
+        from ..active import ActiveLearner, PlateauStopping, StabilizingPredictions
+
+        # One round = one label here, so the rules count in batches of labels.
+        if self._val is not None:
+            stopping = PlateauStopping(patience=5 * self.batch_size, name="validation accuracy")
+        else:
+            stopping = StabilizingPredictions(
+                window=3 * self.batch_size, random_state=self.random_state
+            )
+        learner = ActiveLearner(
+            query_strategy=self.query_strategy,
+            selection=self.selection,
+            random_state=self.random_state,
+            stopping=stopping,
+        )
+        if self._val is None:
+            return learner.fit(self._X)
+        return learner.fit(self._X, X_val=self._val[0], y_val=self._val[1])
+
+    def _query(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # an exhausted pool: no positions
+            return self.learner_.query(self.batch_size)
+
+    def _rebuild(self):
+        """Replay the log on a fresh learner: fit, query, then (teach, query) per label."""
+        self._active = self._db.active_labels()
+        self.learner_ = self._new_learner()
+        self._query()
+        for event in self._active:
+            self.learner_.teach([event["position"]], [event["label"]])
+            self._query()
+
+    # -- labeling -------------------------------------------------------------
+
+    def next_batch(self):
+        """The pool positions to label next, most informative first.
+
+        Returns
+        -------
+        positions : list of int
+            Up to ``batch_size`` unlabeled positions (empty when every clip
+            is labeled). The same list until the next label or undo.
+        """
+        with self._lock:
+            return [int(i) for i in self._query()]
+
+    def check_position(self, position):
+        """A valid pool position as an int, else a ValueError/IndexError.
+
+        Parameters
+        ----------
+        position : int
+
+        Returns
+        -------
+        position : int
+        """
+        if not isinstance(position, numbers.Integral) or isinstance(position, bool):
+            raise ValueError(f"A clip id must be an integer pool position, got {position!r}.")
+        if not 0 <= position < self.n_pool:
+            raise IndexError(
+                f"Clip {position} is not in the pool (ids 0 to {self.n_pool - 1})."
+            )
+        return int(position)
+
+    def label(self, position, label, *, annotator=None):
+        """Label one clip: commit it to the database, then teach the learner.
+
+        Parameters
+        ----------
+        position : int
+            An unlabeled pool position, usually from :meth:`next_batch`.
+        label : str
+            One of ``classes``.
+        annotator : str, default=None
+            Who gave the label; None means the session's ``annotator``.
+
+        Returns
+        -------
+        event : dict
+            The committed event: ``id``, ``position``, ``label``,
+            ``annotator``, ``time``.
+        """
+        annotator = self.annotator if annotator is None else _check_annotator(annotator)
+        with self._lock:
+            position = self.check_position(position)
+            if label not in self.classes:
+                raise ValueError(
+                    f"Unknown label {label!r}; choose one of the session's classes "
+                    f"{self.classes}."
+                )
+            if self.learner_.labeled_mask_[position]:
+                raise ValueError(
+                    f"Clip {position} is already labeled "
+                    f"{self.learner_.y_pool_[position]!r}; undo that label first to change it."
+                )
+            time = utc_now()
+            event_id = self._db.append(
+                "label", position=position, label=label, annotator=annotator, time=time
+            )
+            event = {"id": event_id, "kind": "label", "position": position, "label": label,
+                     "undoes": None, "annotator": annotator, "time": time}
+            self._active.append(event)
+            self._estimate_cache = None
+            try:
+                self.learner_.teach([position], [label])
+                self._query()
+            except BaseException:
+                self._rebuild()  # the label is committed; the replay includes it
+                raise
+            return dict(event)
+
+    def undo(self, *, annotator=None):
+        """Undo the latest label still in force (whoever gave it).
+
+        The undo is an event of its own, committed before returning; the
+        learner is rebuilt by replaying the remaining labels, so it is as if
+        the undone label had never been given.
+
+        Parameters
+        ----------
+        annotator : str, default=None
+            Who undid it; None means the session's ``annotator``.
+
+        Returns
+        -------
+        event : dict
+            The label event that was undone.
+        """
+        annotator = self.annotator if annotator is None else _check_annotator(annotator)
+        with self._lock:
+            if not self._active:
+                raise LookupError("There is no label to undo.")
+            last = self._active[-1]
+            self._db.append("undo", position=last["position"], label=last["label"],
+                            undoes=last["id"], annotator=annotator)
+            self._estimate_cache = None
+            self._rebuild()
+            return dict(last)
+
+    # -- reading --------------------------------------------------------------
+
+    def labels(self):
+        """The labels in force (not undone), oldest first.
+
+        Returns
+        -------
+        rows : list of dict
+            ``{"position", "path", "label", "annotator", "time"}`` each.
+        """
+        with self._lock:
+            return [
+                {"position": e["position"], "path": self.paths[e["position"]],
+                 "label": e["label"], "annotator": e["annotator"], "time": e["time"]}
+                for e in self._active
+            ]
+
+    def events(self):
+        """The whole log, undo events included, oldest first.
+
+        Returns
+        -------
+        events : list of dict
+        """
+        with self._lock:
+            return self._db.events()
+
+    def export_csv(self, path):
+        """Write the labels in force to a CSV file (written whole, then renamed).
+
+        Columns: ``position, path, label, annotator, time`` (UTC, ISO 8601).
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        n_rows : int
+        """
+        rows = self.labels()
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".labels-", suffix=".csv", dir=folder)
+        try:
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+                writer = csv.DictWriter(
+                    f, fieldnames=["position", "path", "label", "annotator", "time"])
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return len(rows)
+
+    def _estimate(self):
+        """Cross-validated accuracy on the labels so far, or None with the reason."""
+        from sklearn.base import clone
+        from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+        from ..active._learner import _default_estimator
+
+        labels = [e["label"] for e in self._active]
+        counts = Counter(labels)
+        if len(counts) < 2 or min(counts.values()) < 2:
+            return None, "needs two labels in each of two classes"
+        k = min(5, min(counts.values()))
+        X = self._X[[e["position"] for e in self._active]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = cross_val_score(
+                clone(_default_estimator()).set_params(warm_start=False),
+                X, np.asarray(labels), cv=StratifiedKFold(k),
+            )
+        return float(np.mean(scores)), f"{k}-fold cross-validation on the labels so far"
+
+    def progress(self):
+        """Where the session stands, for a person.
+
+        Returns
+        -------
+        progress : dict
+            ``n_labels``, ``n_pool``, ``per_class`` (counts), ``accuracy``
+            (float or None), ``accuracy_kind`` (``"validation"`` with a
+            validation set, else ``"estimate"``: a k-fold cross-validated
+            accuracy on the labels so far, which active learning's choice of
+            hard clips biases), ``accuracy_text``, ``hint`` (the learner's
+            :meth:`~skaloe.active.ActiveLearner.stopping_hint`),
+            ``should_stop``, ``can_undo`` and ``last`` (the latest label in
+            force, or None).
+        """
+        with self._lock:
+            learner = self.learner_
+            per_class = Counter(e["label"] for e in self._active)
+            if self._val is not None:
+                value = learner.validation_score_
+                kind = "validation"
+                text = (f"validation accuracy {value:.3f} on {len(self._val[1])} clips"
+                        if value is not None else
+                        "validation accuracy: needs labels of two classes")
+            else:
+                if self._estimate_cache is None:
+                    self._estimate_cache = self._estimate()
+                value, how = self._estimate_cache
+                kind = "estimate"
+                text = (f"estimated accuracy {value:.3f} ({how})" if value is not None
+                        else f"estimated accuracy: {how}")
+            last = self._active[-1] if self._active else None
+            return {
+                "n_labels": len(self._active),
+                "n_pool": self.n_pool,
+                "per_class": {c: per_class.get(c, 0) for c in self.classes},
+                "accuracy": value,
+                "accuracy_kind": kind,
+                "accuracy_text": text,
+                "hint": learner.stopping_hint(),
+                "should_stop": bool(learner.should_stop_),
+                "can_undo": bool(self._active),
+                "last": None if last is None else {
+                    "position": last["position"], "label": last["label"],
+                    "annotator": last["annotator"], "time": last["time"]},
+            }
+
+    def clip_name(self, position):
+        """The file name of a clip, for display (``"clip <position>"`` if unknown)."""
+        position = self.check_position(position)
+        path = self.paths[position]
+        return os.path.basename(path) if path else f"clip {position}"
+
+    def audio_bytes(self, position):
+        """A pool clip as WAV bytes a browser plays.
+
+        Parameters
+        ----------
+        position : int
+
+        Returns
+        -------
+        data : bytes
+            The WAV file as is, or the clip decoded (16 kHz mono) as 16-bit
+            PCM WAV.
+        """
+        position = self.check_position(position)
+        path = self.paths[position]
+        if not path:
+            raise LookupError(f"Clip {position} has no audio file in this session.")
+        try:
+            with open(path, "rb") as f:
+                head = f.read(12)
+                if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+                    return head + f.read()
+        except OSError:
+            raise LookupError(
+                f"The audio file of clip {position} ({path!r}) cannot be read.") from None
+        import soundfile
+
+        from ..encoders._audio import read_audio_file
+        from ..encoders._registry import MODEL_SAMPLE_RATE
+
+        samples = read_audio_file(path, position)
+        buffer = io.BytesIO()
+        soundfile.write(buffer, np.clip(samples, -1.0, 1.0), MODEL_SAMPLE_RATE,
+                        format="WAV", subtype="PCM_16")
+        return buffer.getvalue()

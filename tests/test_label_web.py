@@ -1,0 +1,367 @@
+"""``skaloe label``: the local labeling page, over HTTP and in headless Chromium."""
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import urllib.error
+import urllib.request
+from http.client import HTTPConnection
+
+import numpy as np
+import pytest
+
+from skaloe.cli import main
+from skaloe.labeling import DurableSession, LabelServer
+
+CLASSES = ["dog", "cat", "bird"]
+
+
+def _write_clips(folder, n=12):
+    sf = pytest.importorskip("soundfile")
+    rng = np.random.default_rng(0)
+    t = np.arange(3200) / 16000  # 0.2 s
+    paths = []
+    for i in range(n):
+        freq = (250, 700, 1600)[i % 3]
+        x = 0.3 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.normal(size=t.size)
+        path = folder / f"clip{i:02d}.wav"
+        sf.write(path, x.astype(np.float32), 16000)
+        paths.append(str(path))
+    list_file = folder / "pool.txt"
+    list_file.write_text("".join(f"{os.path.basename(p)}\n" for p in paths))
+    return paths, str(list_file)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """12 tiny WAV clips and a file list of them, shared by this module's tests."""
+    folder = tmp_path_factory.mktemp("clips")
+    return _write_clips(folder)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One embedding cache: the clips are embedded once for all these tests."""
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+def _serve(session, **kwargs):
+    server = LabelServer(session, "127.0.0.1", 0, **kwargs)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _stop(server, thread):
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(clips, cache, tmp_path):
+    paths, _ = clips
+    session = DurableSession.create(tmp_path / "s.sqlite", paths, CLASSES, random_state=0,
+                                    cache=cache, annotator="tester")
+    server, thread = _serve(session)
+    yield server, session
+    _stop(server, thread)
+    session.close()
+
+
+def _request(server, method, path, body=None, headers=None):
+    conn = HTTPConnection("127.0.0.1", server.port, timeout=10)
+    headers = {"Host": f"127.0.0.1:{server.port}", **(headers or {})}
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, dict(response.getheaders()), data
+
+
+# -- HTTP ------------------------------------------------------------------------
+
+
+def test_state_label_undo_and_clips_over_http(served):
+    server, session = served
+    with urllib.request.urlopen(server.url + "api/state", timeout=10) as r:
+        state = json.load(r)
+    assert state["classes"] == CLASSES and len(state["queue"]) == 3
+    first = state["queue"][0]["id"]
+    with urllib.request.urlopen(f"{server.url}clip/{first}", timeout=10) as r:
+        assert r.headers["Content-Type"] == "audio/wav"
+        assert r.read() == open(session.paths[first], "rb").read()
+    status, _, body = _request(server, "POST", "/api/label", {"id": first, "label": "cat"})
+    assert status == 200 and json.loads(body)["progress"]["n_labels"] == 1
+    assert session.labels()[0]["label"] == "cat"
+    assert session.labels()[0]["annotator"] == "tester"
+    status, _, _ = _request(server, "POST", "/api/label", {"id": first, "label": "dog"})
+    assert status == 409  # already labeled
+    status, _, body = _request(server, "POST", "/api/undo", {})
+    assert status == 200 and json.loads(body)["progress"]["n_labels"] == 0
+    assert _request(server, "POST", "/api/undo", {})[0] == 409  # nothing left to undo
+    status, headers, body = _request(server, "GET", "/labels.csv")
+    assert status == 200 and body.decode().startswith("position,path,label,annotator,time")
+    status, headers, body = _request(server, "GET", "/")
+    assert status == 200 and b"<script src=\"/static/app.js\">" in body
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("method, path, body, headers, expected", [
+    ("GET", "/clip/abc", None, None, 400),
+    ("GET", "/clip/-1", None, None, 400),
+    ("GET", "/clip/12", None, None, 404),
+    ("GET", "/clip/99999999999", None, None, 404),
+    ("GET", "/clip/", None, None, 400),
+    ("GET", "/clip/1/2", None, None, 404),
+    ("GET", "/clip/..%2F..%2Fetc%2Fpasswd", None, None, 400),
+    ("GET", "/static/../../../etc/passwd", None, None, 404),
+    ("GET", "/static/app.py", None, None, 404),
+    ("GET", "/etc/passwd", None, None, 404),
+    ("GET", "/file?path=/etc/passwd", None, None, 404),
+    ("GET", "http://example.com/", None, None, 400),
+    ("GET", "/api/label", None, None, 405),
+    ("PUT", "/api/state", None, None, 405),
+    ("DELETE", "/clip/1", None, None, 405),
+    ("POST", "/api/state", {}, None, 405),
+    ("POST", "/api/label", b"{not json", {"Content-Type": "application/json"}, 400),
+    ("POST", "/api/label", b"[1, 2]", {"Content-Type": "application/json"}, 400),
+    ("POST", "/api/label", b'{"id": 1, "label": "dog"}', {"Content-Type": "text/plain"}, 415),
+    ("POST", "/api/label", {"id": "1", "label": "dog"}, None, 400),
+    ("POST", "/api/label", {"id": 1.0, "label": "dog"}, None, 400),
+    ("POST", "/api/label", {"id": True, "label": "dog"}, None, 400),
+    ("POST", "/api/label", {"id": 1, "label": "wolf"}, None, 400),
+    ("POST", "/api/label", {"id": 1, "label": 3}, None, 400),
+    ("POST", "/api/label", {"id": 1}, None, 400),
+    ("POST", "/api/label", {"id": 1, "label": "dog", "path": "/etc/passwd"}, None, 400),
+    ("POST", "/api/label", {"id": 12, "label": "dog"}, None, 404),
+    ("POST", "/api/label", {"id": -1, "label": "dog"}, None, 404),
+    ("POST", "/api/undo", {"everything": True}, None, 400),
+    ("POST", "/api/label", b"x" * 20000, {"Content-Type": "application/json"}, 413),
+    ("GET", "/api/state", None, {"Host": "evil.example:80"}, 403),
+    ("POST", "/api/label", {"id": 1, "label": "dog"}, {"Origin": "http://evil.example"}, 403),
+])
+def test_malformed_or_foreign_requests_get_a_4xx(served, method, path, body, headers,
+                                                   expected):
+    server, session = served
+    status, response_headers, data = _request(server, method, path, body, headers)
+    assert status == expected, data
+    assert "error" in json.loads(data)
+    if status == 405:
+        assert "Allow" in response_headers
+    assert session.labels() == []  # nothing was labeled by a bad request
+
+
+def test_missing_content_length_is_411(served):
+    server, _ = served
+    conn = HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("POST", "/api/label")
+    conn.putheader("Content-Type", "application/json")
+    conn.endheaders()
+    assert conn.getresponse().status == 411
+    conn.close()
+
+
+def test_only_pool_clips_are_served(served, tmp_path):
+    server, session = served
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(b"RIFF....WAVEsecret")
+    for target in (str(secret), "../secret.wav", "%2E%2E/secret.wav", "clip00.wav"):
+        status, _, data = _request(server, "GET", "/clip/" + target)
+        assert status in (400, 404) and b"secret" not in data.replace(b"secret.wav", b"")
+    for i in range(session.n_pool):
+        assert _request(server, "GET", f"/clip/{i}")[0] == 200
+
+
+# -- the command line ------------------------------------------------------------
+
+
+def test_cli_creates_serves_resumes_and_exports(clips, cache, tmp_path, capsys):
+    _, list_file = clips
+    db = str(tmp_path / "labels.sqlite")
+    seen = {}
+
+    def label_two(server):
+        def work():
+            try:
+                for label in ("dog", "bird"):
+                    first = server.state()["queue"][0]["id"]
+                    status, _, _ = _request(server, "POST", "/api/label",
+                                            {"id": first, "label": label})
+                    seen.setdefault("status", []).append(status)
+            finally:
+                server.shutdown()
+
+        threading.Thread(target=work, daemon=True).start()
+
+    from skaloe.cli import _build_parser, run_label
+
+    args = _build_parser().parse_args(
+        ["label", list_file, "--db", db, "--classes", "dog,cat,bird", "--port", "0",
+         "--annotator", "cli", "--cache", cache])
+    assert run_label(args, ready=label_two) == 0
+    assert seen["status"] == [200, 200]
+    out = capsys.readouterr().out
+    assert "created" in out and "http://127.0.0.1:" in out and "2 labels" in out
+
+    csv_path = tmp_path / "labels.csv"
+    assert main(["label", "--db", db, "--export-csv", str(csv_path)]) == 0
+    lines = csv_path.read_text().splitlines()
+    assert len(lines) == 3 and lines[1].split(",")[2:4] == ["dog", "cli"]
+    assert "resuming" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["label", "--db", "{db}"], "POOL is required"),
+    (["label", "{list}", "--db", "{db}"], "--classes is required"),
+    (["label", "{tmp}/missing.txt", "--db", "{db}", "--classes", "a,b"], "does not exist"),
+    (["label", "{list}", "--db", "{db}", "--classes", "a"], "at least two classes"),
+    (["label", "--db", "{db}", "--export-csv", "{tmp}/x.csv"], "no database"),
+])
+def test_cli_errors_are_one_line(clips, tmp_path, capsys, argv, message):
+    _, list_file = clips
+    argv = [a.format(db=tmp_path / "l.sqlite", list=list_file, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skaloe label: error:") and message in err
+    assert err.count("\n") == 1
+
+
+def test_cli_resume_refuses_other_settings_and_pools(clips, cache, tmp_path, capsys):
+    paths, list_file = clips
+    db = str(tmp_path / "l.sqlite")
+    DurableSession.create(db, paths, CLASSES, cache=cache).close()
+    assert main(["label", "--db", db, "--batch-size", "5", "--export-csv",
+                 str(tmp_path / "x.csv")]) == 2
+    assert "created with --batch-size 3" in capsys.readouterr().err
+    other = tmp_path / "other.txt"
+    other.write_text(paths[0] + "\n")
+    assert main(["label", str(other), "--db", db, "--export-csv", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "another pool" in err and "12 clips" in err and "1 audio file (" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["label", list_file, "--db", db, "--query-strategy", "smart"])
+    assert exc.value.code == 2 and "unknown query strategy 'smart'" in capsys.readouterr().err
+
+
+def test_cli_help_is_complete(capsys):
+    with pytest.raises(SystemExit):
+        main(["label", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--db", "--classes", "--model", "--cache", "--val-input", "--batch-size",
+                   "--host", "--port", "--annotator", "--export-csv", "--random-state",
+                   "--query-strategy", "--selection"):
+        assert option in out
+
+
+# -- headless Chromium --------------------------------------------------------------
+
+
+def _chromium_driver():
+    """A headless Chromium WebDriver; skip locally, fail in CI, when unavailable."""
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        browser = None
+    if browser is None or driver_path is None:
+        why = ("the browser test needs selenium and the Debian packages chromium and "
+               "chromium-driver (installed by .ci/run)")
+        if in_ci:
+            pytest.fail(why)
+        pytest.skip(why)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--autoplay-policy=no-user-gesture-required"):
+        options.add_argument(arg)
+    return webdriver.Chrome(service=Service(driver_path), options=options)
+
+
+def _wait_labels(driver, n):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script(
+            "return document.body.dataset.ready === 'true' && "
+            "document.body.dataset.busy !== 'true' && document.body.dataset.nLabels")
+        == str(n)
+    )
+
+
+def _queue_ids(driver):
+    from selenium.webdriver.common.by import By
+
+    return [int(e.get_attribute("data-id")) for e in driver.find_elements(By.CSS_SELECTOR,
+                                                                            "li.clip")]
+
+
+def test_browser_labels_reloads_undoes_and_resumes(clips, cache, tmp_path):
+    from_db = tmp_path / "web.sqlite"
+    paths, _ = clips
+    session = DurableSession.create(from_db, paths, CLASSES, random_state=0, cache=cache)
+    server, thread = _serve(session, annotator="browser")
+    driver = _chromium_driver()
+    try:
+        from selenium.webdriver.common.by import By
+
+        driver.get(server.url)
+        _wait_labels(driver, 0)
+        given = []
+        for k, label in enumerate(["cat", "dog", "bird"]):
+            current = driver.find_element(By.CSS_SELECTOR, "li.clip.current")
+            given.append((int(current.get_attribute("data-id")), label))
+            assert current.find_element(By.TAG_NAME, "audio").get_attribute("src").endswith(
+                f"/clip/{given[-1][0]}")
+            current.find_element(By.CSS_SELECTOR, f'button.label[data-label="{label}"]').click()
+            _wait_labels(driver, k + 1)
+        # The keyboard: "2" labels the highlighted clip with the second class.
+        given.append((_queue_ids(driver)[0], CLASSES[1]))
+        driver.find_element(By.TAG_NAME, "body").send_keys("2")
+        _wait_labels(driver, 4)
+        queue_before = _queue_ids(driver)
+
+        driver.refresh()
+        _wait_labels(driver, 4)
+        assert driver.find_element(By.ID, "n-labels").text == "4"
+        assert _queue_ids(driver) == queue_before
+        assert "accuracy" in driver.find_element(By.ID, "accuracy").text
+        assert driver.find_element(By.ID, "hint").text.startswith("4 labels")
+
+        with sqlite3.connect(from_db) as conn:
+            rows = conn.execute("SELECT position, label, annotator FROM events "
+                                "WHERE kind = 'label' ORDER BY id").fetchall()
+        assert rows == [(p, label, "browser") for p, label in given]
+
+        driver.find_element(By.ID, "undo").click()
+        _wait_labels(driver, 3)
+        assert [(r["position"], r["label"]) for r in session.labels()] == given[:3]
+        queue_after_undo = _queue_ids(driver)
+        _stop(server, thread)
+        session.close()
+
+        # A new server from the database alone: nothing was lost.
+        session = DurableSession(from_db)
+        server, thread = _serve(session, annotator="browser")
+        driver.get(server.url)
+        _wait_labels(driver, 3)
+        assert _queue_ids(driver) == queue_after_undo
+        assert "last: clip %d" % given[2][0] in driver.find_element(By.ID, "last").text
+        driver.find_element(By.CSS_SELECTOR, 'li.clip.current button.label').click()
+        _wait_labels(driver, 4)
+        assert len(session.labels()) == 4
+        assert [(r["position"], r["label"]) for r in session.labels()][:3] == given[:3]
+    finally:
+        driver.quit()
+        _stop(server, thread)
+        session.close()

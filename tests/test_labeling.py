@@ -1,0 +1,265 @@
+"""Durable labeling sessions: every label committed, exact resume, undo, export, crashes."""
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from skaloe.labeling import DurableSession
+
+CLASSES = ["a", "b", "c"]
+
+
+@pytest.fixture
+def pool(tmp_path):
+    """An .npz pool of embeddings (as 'skaloe embed' writes) and its true labels."""
+    X, y = make_classification(90, n_features=8, n_informative=5, n_classes=3,
+                               n_clusters_per_class=1, random_state=0)
+    path = tmp_path / "pool.npz"
+    np.savez(path, embeddings=X.astype(np.float32),
+             paths=np.array([f"/nowhere/clip{i}.wav" for i in range(len(X))]))
+    return str(path), np.array(CLASSES)[y]
+
+
+def _oracle_rounds(session, truth, n):
+    """Label the first queried clip n times, as a person following the page would."""
+    for _ in range(n):
+        position = session.next_batch()[0]
+        session.label(position, str(truth[position]))
+
+
+def test_resumed_session_asks_what_an_uninterrupted_one_asks(pool, tmp_path):
+    path, truth = pool
+    a = DurableSession.create(tmp_path / "a.sqlite", path, CLASSES, random_state=3,
+                              annotator="ana")
+    _oracle_rounds(a, truth, 7)
+    queried_before_close = a.next_batch()
+    a.close()
+    a = DurableSession(tmp_path / "a.sqlite")  # a new process would do the same
+    assert a.next_batch() == queried_before_close
+    _oracle_rounds(a, truth, 5)
+
+    b = DurableSession.create(tmp_path / "b.sqlite", path, CLASSES, random_state=3)
+    _oracle_rounds(b, truth, 12)
+    assert [r["position"] for r in a.labels()] == [r["position"] for r in b.labels()]
+    assert a.next_batch() == b.next_batch()
+    np.testing.assert_array_equal(a.learner_.query_scores(), b.learner_.query_scores())
+    assert a.progress()["n_labels"] == 12
+    a.close()
+    b.close()
+
+
+def test_every_label_is_committed_with_who_and_when(pool, tmp_path):
+    path, truth = pool
+    db = tmp_path / "s.sqlite"
+    session = DurableSession.create(db, path, CLASSES, annotator="ana")
+    first = session.next_batch()[0]
+    event = session.label(first, "b")
+    session.label(session.next_batch()[0], "c", annotator="bo")
+    # Another connection sees both labels while the session is still open.
+    with sqlite3.connect(db) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        rows = other.execute("SELECT kind, position, label, annotator, time FROM events "
+                             "ORDER BY id").fetchall()
+    assert rows[0][:4] == ("label", first, "b", "ana")
+    assert [r[3] for r in rows] == ["ana", "bo"]
+    assert rows[0][4] == event["time"] and event["time"].endswith("+00:00")
+    session.close()
+
+
+def test_undo_is_an_event_and_rebuilds_the_learner(pool, tmp_path):
+    path, truth = pool
+    s = DurableSession.create(tmp_path / "s.sqlite", path, CLASSES, random_state=0)
+    _oracle_rounds(s, truth, 6)
+    last = s.labels()[-1]
+    undone = s.undo()
+    assert undone["position"] == last["position"] and undone["label"] == last["label"]
+    assert len(s.labels()) == 5 and not s.learner_.labeled_mask_[last["position"]]
+    assert [e["kind"] for e in s.events()] == ["label"] * 6 + ["undo"]
+
+    ref = DurableSession.create(tmp_path / "ref.sqlite", path, CLASSES, random_state=0)
+    _oracle_rounds(ref, truth, 5)
+    assert s.next_batch() == ref.next_batch()
+    s.close()
+    s = DurableSession(tmp_path / "s.sqlite")  # the undo survives a restart
+    assert len(s.labels()) == 5 and s.next_batch() == ref.next_batch()
+    for _ in range(5):
+        s.undo()
+    with pytest.raises(LookupError, match="no label to undo"):
+        s.undo()
+    assert s.progress()["can_undo"] is False
+    s.close()
+    ref.close()
+
+
+def test_export_csv(pool, tmp_path):
+    path, truth = pool
+    s = DurableSession.create(tmp_path / "s.sqlite", path, CLASSES, annotator="ana")
+    _oracle_rounds(s, truth, 3)
+    s.undo()
+    out = tmp_path / "labels.csv"
+    assert s.export_csv(out) == 2
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["position"] for r in rows] == [str(r["position"]) for r in s.labels()]
+    assert set(rows[0]) == {"position", "path", "label", "annotator", "time"}
+    assert rows[0]["path"].startswith("/nowhere/clip") and rows[0]["annotator"] == "ana"
+    s.close()
+
+
+def test_progress_estimates_accuracy_and_says_so(pool, tmp_path):
+    path, truth = pool
+    s = DurableSession.create(tmp_path / "s.sqlite", path, CLASSES, random_state=0)
+    p = s.progress()
+    assert p["accuracy"] is None and p["accuracy_kind"] == "estimate"
+    assert p["n_labels"] == 0 and p["n_pool"] == 90 and "labels" in p["hint"]
+    _oracle_rounds(s, truth, 12)
+    p = s.progress()
+    if min(p["per_class"].values()) >= 2:
+        assert 0 <= p["accuracy"] <= 1
+        assert "cross-validation" in p["accuracy_text"]
+    s.close()
+
+
+def test_audio_pool_with_validation_set(tmp_path):
+    sf = pytest.importorskip("soundfile")
+    rng = np.random.default_rng(0)
+    t = np.arange(3200) / 16000
+    paths, val_paths, val_labels = [], [], []
+    for i in range(14):
+        freq = (300, 1200)[i % 2]
+        x = (0.3 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.normal(size=t.size))
+        path = tmp_path / f"clip{i}.wav"
+        sf.write(path, x.astype(np.float32), 16000)
+        (val_paths if i >= 10 else paths).append(str(path))
+        if i >= 10:
+            val_labels.append(("low", "high")[i % 2])
+    db = tmp_path / "s.sqlite"
+    s = DurableSession.create(db, paths, ["low", "high"], validation=(val_paths, val_labels),
+                              cache=str(tmp_path / "cache"), batch_size=2)
+    assert s.model == "mfcc" and s.batch_size == 2
+    data = s.audio_bytes(0)
+    assert data[:4] == b"RIFF" and data == open(paths[0], "rb").read()
+    position = s.next_batch()[0]
+    s.label(position, "low")
+    s.label(s.next_batch()[0], "high")
+    p = s.progress()
+    assert p["accuracy_kind"] == "validation" and 0 <= p["accuracy"] <= 1
+    assert "validation accuracy" in p["hint"]
+    s.close()
+    # The same files resume; another list does not, and the error names both.
+    DurableSession(db, pool=paths).close()
+    with pytest.raises(ValueError, match="belongs to another pool") as e:
+        DurableSession(db, pool=paths[:-1])
+    assert "9 audio files" in str(e.value) and "10 clips" in str(e.value)
+
+
+def test_errors_name_the_problem(pool, tmp_path):
+    path, truth = pool
+    db = tmp_path / "s.sqlite"
+    with pytest.raises(FileNotFoundError, match="No labeling database"):
+        DurableSession(db)
+    s = DurableSession.create(db, path, CLASSES)
+    with pytest.raises(ValueError, match="Unknown label 'd'"):
+        s.label(0, "d")
+    with pytest.raises(IndexError, match="Clip 90 is not in the pool"):
+        s.label(90, "a")
+    s.label(0, "a")
+    with pytest.raises(ValueError, match="Clip 0 is already labeled 'a'"):
+        s.label(0, "b")
+    assert len(s.labels()) == 1
+    s.close()
+    with pytest.raises(FileExistsError, match="already holds a database"):
+        DurableSession.create(db, path, CLASSES)
+    other = tmp_path / "other.npz"
+    np.savez(other, embeddings=np.ones((5, 8), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"another pool.*pool\.npz.*other\.npz"):
+        DurableSession(db, pool=str(other))
+    not_db = tmp_path / "notes.txt"
+    not_db.write_text("hello, I am not a database\n" * 10)
+    with pytest.raises(ValueError, match="not an SQLite database"):
+        DurableSession(not_db)
+    with pytest.raises(ValueError, match="at least two classes"):
+        DurableSession.create(tmp_path / "x.sqlite", path, ["a"])
+    with pytest.raises(ValueError, match="listed twice"):
+        DurableSession.create(tmp_path / "x.sqlite", path, ["a", "a"])
+    with pytest.raises(ValueError, match="random_state must be an integer"):
+        DurableSession.create(tmp_path / "x.sqlite", path, CLASSES, random_state=None)
+    assert not (tmp_path / "x.sqlite").exists()
+
+
+_CHILD = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    from skaloe.labeling import DurableSession
+
+    db, pool, truth = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+    if os.path.exists(db):
+        session = DurableSession(db, pool=pool, annotator="child")
+    else:
+        session = DurableSession.create(db, pool, ["a", "b", "c"], random_state=5,
+                                        annotator="child")
+    print("READY", flush=True)
+    while True:
+        batch = session.next_batch()
+        if not batch:
+            break
+        event = session.label(batch[0], truth[batch[0]])
+        # Acknowledged only once label() returned: the label is committed.
+        print("ACK", event["id"], event["position"], event["label"], flush=True)
+""")
+
+
+def _run_and_kill(script, args, n_acks):
+    """Start the child, wait for n_acks acknowledged labels, SIGKILL it mid-session."""
+    child = subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    acks = []
+    try:
+        for line in child.stdout:
+            if line.startswith("ACK"):
+                _, event_id, position, label = line.split()
+                acks.append((int(event_id), int(position), label))
+                if len(acks) == n_acks:
+                    child.send_signal(signal.SIGKILL)  # while it writes the next label
+                    break
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL, "the child ended before it was killed"
+    return acks
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_killed_session_loses_no_acknowledged_label(pool, tmp_path):
+    path, truth = pool
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    db = str(tmp_path / "killed.sqlite")
+    args = [db, path, ",".join(truth)]
+    acked = _run_and_kill(script, args, 6)
+    acked += _run_and_kill(script, args, 5)  # resumed from the database, killed again
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    session = DurableSession(db, pool=path)
+    stored = [(e["id"], e["position"], e["label"]) for e in session.events()]
+    assert set(acked) <= set(stored)
+    # At most the label being written when killed got in without acknowledgement.
+    assert len(stored) - len(acked) <= 2
+    assert all(e["kind"] == "label" and e["annotator"] == "child" for e in session.events())
+
+    # Two kills changed nothing: an uninterrupted session asks for the same clips.
+    reference = DurableSession.create(tmp_path / "ref.sqlite", path, CLASSES, random_state=5)
+    _oracle_rounds(reference, truth, len(stored))
+    assert [r["position"] for r in reference.labels()] == [s[1] for s in stored]
+    assert session.next_batch() == reference.next_batch()
+    session.close()
+    reference.close()
