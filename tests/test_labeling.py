@@ -263,3 +263,45 @@ def test_a_killed_session_loses_no_acknowledged_label(pool, tmp_path):
     assert session.next_batch() == reference.next_batch()
     session.close()
     reference.close()
+
+
+def test_undo_from_a_kept_learner_equals_a_replay(tmp_path):
+    X, y = make_classification(300, n_features=8, n_informative=5, n_classes=3,
+                               random_state=0)
+    np.savez(tmp_path / "pool.npz", embeddings=X.astype(np.float32),
+             paths=np.array([f"clip{i}.wav" for i in range(len(X))]))
+    names = np.array(["a", "b", "c"])
+    s = DurableSession.create(tmp_path / "u.sqlite", tmp_path / "pool.npz", ["a", "b", "c"],
+                              random_state=0)
+    for _ in range(14):
+        first = s.next_batch()[0]
+        s.label(first, str(names[y[first]]))
+    assert len(s._snapshots) == DurableSession._N_SNAPSHOTS  # only the last ten kept
+    calls = {"n": 0}
+    rebuild = s._rebuild
+
+    def counting_rebuild():
+        calls["n"] += 1
+        rebuild()
+
+    s._rebuild = counting_rebuild
+    for _ in range(3):  # three undos in a row, each from a kept learner
+        s.undo()
+    assert calls["n"] == 0
+    replayed = DurableSession(tmp_path / "u.sqlite")
+    assert s.next_batch() == replayed.next_batch()
+    np.testing.assert_array_equal(s.learner_.query_scores(), replayed.learner_.query_scores())
+    assert s.learner_._pool is s._X
+    # Labeling again after the undos goes on exactly as in the replayed session.
+    for session in (s, replayed):
+        first = session.next_batch()[0]
+        session.label(first, str(names[y[first]]))
+    assert s.next_batch() == replayed.next_batch()
+    # Beyond the kept learners, undo replays.
+    for _ in range(9):
+        s.undo()
+    assert calls["n"] >= 1
+    fresh = DurableSession(tmp_path / "u.sqlite")
+    assert s.next_batch() == fresh.next_batch()
+    for session in (s, replayed, fresh):
+        session.close()

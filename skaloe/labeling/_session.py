@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import getpass
 import io
@@ -200,6 +201,9 @@ class DurableSession:
     [('yes', 'ana'), ('no', 'ana')]
     >>> resumed.close()
     """
+
+    # Learner copies kept for undo (each about three floats per pool clip).
+    _N_SNAPSHOTS = 10
 
     def __init__(self, database, *, pool=None, annotator=None):
         self.annotator = _check_annotator(annotator)
@@ -459,11 +463,33 @@ class DurableSession:
     def _rebuild(self):
         """Replay the log on a fresh learner: fit, query, then (teach, query) per label."""
         self._active = self._db.active_labels()
+        self._snapshots = []
         self.learner_ = self._new_learner()
         self._query()
         for event in self._active:
             self.learner_.teach([event["position"]], [event["label"]])
             self._query()
+
+    def _snapshot(self):
+        """The learner as it is now, without the pool it shares with the session.
+
+        Kept for the last :attr:`_N_SNAPSHOTS` labels, so that undoing one of
+        them restores the learner the replay would build, without replaying.
+        The query cache (scores and the tie-break permutation already drawn)
+        is part of the copy: recomputing it would draw from the learner's
+        random generator again and leave the replayed path.
+        """
+        learner = self.learner_
+        pool, learner._pool = learner._pool, None
+        try:
+            copy_ = copy.deepcopy(learner)
+        finally:
+            learner._pool = pool
+        return copy_
+
+    def _restore(self, snapshot):
+        snapshot._pool = self._X
+        self.learner_ = snapshot
 
     # -- labeling -------------------------------------------------------------
 
@@ -535,6 +561,7 @@ class DurableSession:
             )
             event = {"id": event_id, "kind": "label", "position": position, "label": label,
                      "undoes": None, "annotator": annotator, "time": time}
+            before = self._snapshot()
             self._active.append(event)
             self._estimate_cache = None
             try:
@@ -543,14 +570,18 @@ class DurableSession:
             except BaseException:
                 self._rebuild()  # the label is committed; the replay includes it
                 raise
+            self._snapshots.append((event_id, before))
+            del self._snapshots[:-self._N_SNAPSHOTS]
             return dict(event)
 
     def undo(self, *, annotator=None):
         """Undo the latest label still in force (whoever gave it).
 
         The undo is an event of its own, committed before returning; the
-        learner is rebuilt by replaying the remaining labels, so it is as if
-        the undone label had never been given.
+        learner becomes the one a replay of the remaining labels builds, so
+        it is as if the undone label had never been given. For the last ten
+        labels of this process that learner was kept when the label was
+        given, and undo is instant; older ones are undone by a replay.
 
         Parameters
         ----------
@@ -570,7 +601,12 @@ class DurableSession:
             self._db.append("undo", position=last["position"], label=last["label"],
                             undoes=last["id"], annotator=annotator)
             self._estimate_cache = None
-            self._rebuild()
+            if self._snapshots and self._snapshots[-1][0] == last["id"]:
+                # The learner just before that label: what the replay would build.
+                self._restore(self._snapshots.pop()[1])
+                self._active.pop()
+            else:
+                self._rebuild()
             return dict(last)
 
     # -- reading --------------------------------------------------------------
