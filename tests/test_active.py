@@ -1400,3 +1400,15 @@ def test_graph_classifier_with_added_samples_and_sklearn_label_spreading():
     assert model.transduction_.shape == (360,)  # fitted on the whole pool
     p = np.sort(model.label_distributions_, axis=1)
     np.testing.assert_allclose(spreading.query_scores(), 1 - (p[:, -1] - p[:, -2]), atol=1e-6)
+
+
+def test_no_regression_hint_warning_on_tiny_label_sets():
+    # One label per class is the normal start of active learning; scikit-learn's
+    # "could represent a regression problem" hint is not shown for it.
+    X, y = make_classification(200, n_classes=3, n_informative=4, random_state=0)
+    learner = ActiveLearner(random_state=0).fit(X)
+    first = [int(np.flatnonzero(y == c)[0]) for c in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        learner.teach(first, y[first])
+    assert len(learner.classes_) == 3

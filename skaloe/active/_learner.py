@@ -69,10 +69,18 @@ def _scipy_blas():
 
 def _fit(model, X, y):
     blas = _scipy_blas()
-    if blas is None:
-        return model.fit(X, y)
-    with blas.limit(limits=1):
-        return model.fit(X, y)
+    with warnings.catch_warnings():
+        # Active learning starts from a handful of labels, often one or two per
+        # class; scikit-learn's hint that y "could represent a regression
+        # problem" is then noise.
+        warnings.filterwarnings(
+            "ignore", message="The number of unique classes is greater than 50%",
+            category=UserWarning,
+        )
+        if blas is None:
+            return model.fit(X, y)
+        with blas.limit(limits=1):
+            return model.fit(X, y)
 
 
 def _estimator_has(attr):
