@@ -11,6 +11,8 @@ probe.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import sys
 import tempfile
@@ -21,6 +23,15 @@ import numpy as np
 
 class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
+
+
+# The labels of a store written by ``skaloe embed --dask``: a file of the CLI
+# next to the store's own files (manifest.json, paths.json, embeddings.npy,
+# shards/), which open_store and store_info never read.
+_STORE_LABELS = "labels.json"
+_STORE_LABELS_FORMAT = "skaloe-store-labels"
+_DEFAULT_SHARD_SIZE = 256
+_MAX_LOCAL_WORKERS = 8
 
 
 def _argument_type(cast, accept, expected):
@@ -156,7 +167,8 @@ def _build_parser():
 
     embed = sub.add_parser(
         "embed",
-        help="embed audio files with a frozen encoder into an .npz file",
+        help="embed audio files with a frozen encoder into an .npz file (or, with --dask, "
+             "into a store folder on a Dask cluster)",
         description=(
             "Embed audio clips once with a frozen encoder and write the embeddings to an "
             ".npz file: 'embeddings' (float32, n x dim), 'paths' and, when the classes are "
@@ -165,20 +177,52 @@ def _build_parser():
             "without class subfolders (no labels), or a text file with one audio path per "
             "line, optionally followed by a TAB and its label (relative paths are read "
             "from the list file's folder; empty lines and lines starting with '#' are "
-            "skipped)."
+            "skipped). With --dask, the clips are embedded on a Dask cluster, shard by "
+            "shard, into an embedding store: OUTPUT is then a folder (see "
+            "skaloe.distributed.open_store) and the labels, if any, go to "
+            f"OUTPUT/{_STORE_LABELS}; running the same command again resumes an "
+            "unfinished store."
         ),
-        epilog="example: skaloe embed data/ -o embeddings.npz --model mfcc --cache ~/.cache/skaloe -v",
+        epilog="examples: skaloe embed data/ -o embeddings.npz --model mfcc --cache "
+               "~/.cache/skaloe -v ; skaloe embed data/ -o store/ --dask local "
+               "--dask-workers 4 ; skaloe embed data/ -o /shared/store --dask "
+               "tcp://10.0.0.5:8786 --shard-size 512 --model trillsson5",
     )
     embed.add_argument("input", metavar="INPUT",
                        help="audio folder (with or without class subfolders) or file list")
-    embed.add_argument("-o", "--output", required=True, metavar="OUTPUT.npz",
-                       help="the .npz file to write (the suffix .npz is added if missing)")
+    embed.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                       help="the .npz file to write (the suffix .npz is added if missing); "
+                            "with --dask, the store folder")
     _add_encoder_options(
-        embed, cache_help="embedding cache folder, reused across runs (default: no cache)")
+        embed, cache_help="embedding cache folder, reused across runs (default: no cache; "
+                          "not with --dask)")
     embed.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                        help="clips per model call for batched TF-Hub models (default: 32)")
     embed.add_argument("-v", "--verbose", action="count", default=0,
                        help="show a progress bar")
+    dask = embed.add_argument_group(
+        "embedding on a Dask cluster (pip install 'skaloe[dask]')")
+    dask.add_argument(
+        "--dask", default=None, metavar="ADDRESS",
+        help="embed on Dask: the address of a running scheduler, e.g. tcp://10.0.0.5:8786 "
+             "(waiting at most --timeout seconds for it), or 'local' for a cluster of "
+             "worker processes on this machine; OUTPUT is then a store folder")
+    dask.add_argument(
+        "--dask-workers", type=_positive_int, default=None, metavar="N",
+        help="worker processes of --dask local, one thread each (default: the number of "
+             f"CPU cores, at most {_MAX_LOCAL_WORKERS}); each loads its own copy of the model")
+    dask.add_argument(
+        "--shard-size", type=_positive_int, default=None, metavar="N",
+        help=f"clips per Dask task (default: {_DEFAULT_SHARD_SIZE}, or the shard size of "
+             "the store being resumed)")
+    dask.add_argument(
+        "--write-on", choices=("workers", "client"), default=None,
+        help="who writes the rows into the store: the workers (default; the store must be "
+             "on a filesystem every worker mounts at the same path) or this client (the "
+             "workers send their rows back)")
+    dask.add_argument(
+        "--overwrite", action="store_true",
+        help="discard the store in OUTPUT and embed everything again (default: resume it)")
     embed.set_defaults(func=run_embed)
 
     simulate = sub.add_parser(
@@ -196,7 +240,8 @@ def _build_parser():
             "whole pool. Prints the learning curves (labels vs mean validation score) and "
             "the summary table; writes results.json, records.csv, summary.txt and "
             "learning_curves.png to --out. INPUT is an .npz file with labels written by "
-            "'skaloe embed', an audio folder with one subfolder per class, or a file list "
+            "'skaloe embed', a labeled store folder written by 'skaloe embed --dask' (read "
+            "lazily), an audio folder with one subfolder per class, or a file list "
             "with labels (both embedded first with --model, through --cache). With "
             "--stopping, the summary also says where each stopping rule would have "
             "stopped (the simulation still runs every round)."
@@ -207,8 +252,9 @@ def _build_parser():
                "--rounds 100 --runs 10 (ALOE's protocol on a dataset's own split)",
     )
     simulate.add_argument("input", metavar="INPUT",
-                          help="labeled .npz from 'skaloe embed', or an audio folder with "
-                               "class subfolders")
+                          help="labeled .npz from 'skaloe embed', labeled store folder from "
+                               "'skaloe embed --dask', audio folder with class subfolders, "
+                               "or file list with labels")
     _add_encoder_options(
         simulate, cache_help="embedding cache folder when INPUT is audio (default: no cache)")
     simulate.add_argument(
@@ -242,7 +288,8 @@ def _build_parser():
     simulate.add_argument(
         "--val-input", default=None, metavar="VAL",
         help="a labeled validation set, in any form INPUT takes (.npz from 'skaloe embed', "
-             "class folder, or file list with labels), e.g. a dataset's own validation "
+             "store folder from 'skaloe embed --dask', class folder, or file list with "
+             "labels), e.g. a dataset's own validation "
              "split; INPUT is then not split for validation")
     simulate.add_argument(
         "--test-input", default=None, metavar="TEST",
@@ -507,6 +554,9 @@ def _read_audio_input(path, command):
 
     if not os.path.exists(path):
         raise CLIError(f"INPUT {path!r} does not exist")
+    if _is_store(path):
+        raise CLIError(f"{path!r} is an embedding store (written by 'skaloe embed --dask'); "
+                       "pass an audio folder or a file list")
     if os.path.isdir(path):
         entries = sorted(os.listdir(path))
         subfolders = [e for e in entries
@@ -551,8 +601,23 @@ def _embed_paths(paths, args, *, verbose):
 
 
 def run_embed(args, out=None):
-    """The ``embed`` command: audio clips in, an .npz file of embeddings out."""
+    """The ``embed`` command: audio clips in, an .npz file of embeddings out.
+
+    With ``--dask``, a store folder filled on a Dask cluster instead (see
+    :func:`_run_embed_dask`).
+    """
     out = sys.stdout if out is None else out
+    if getattr(args, "dask", None) is not None:
+        return _run_embed_dask(args, out)
+    for option, value in (
+        ("--dask-workers", getattr(args, "dask_workers", None)),
+        ("--shard-size", getattr(args, "shard_size", None)),
+        ("--write-on", getattr(args, "write_on", None)),
+        ("--overwrite", getattr(args, "overwrite", False) or None),
+    ):
+        if value is not None:
+            raise CLIError(f"{option} applies to embedding on a Dask cluster; add --dask "
+                           "ADDRESS (or --dask local)")
     t0 = time.perf_counter()
     output = os.fspath(args.output)
     if not output.lower().endswith(".npz"):
@@ -575,6 +640,213 @@ def run_embed(args, out=None):
           f"({args.model}, {classes}) in {time.perf_counter() - t0:.1f} s, written to "
           f"{output}", file=out, flush=True)
     return 0
+
+
+# -- embed --dask: a store folder filled on a Dask cluster ---------------------
+
+
+def _is_store(path):
+    """Whether ``path`` is a folder holding an embedding store (it has a manifest)."""
+    from .distributed import _store
+
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, _store._MANIFEST))
+
+
+def _check_store_output(store, overwrite):
+    """Fail early when OUTPUT cannot be a store; return the manifest of one already there."""
+    from .distributed import _store
+
+    if os.path.exists(store) and not os.path.isdir(store):
+        raise CLIError(f"OUTPUT {store!r} is a file; with --dask, OUTPUT is a store folder "
+                       "(new, empty, or a store to resume)")
+    if not os.path.isdir(store):
+        return None
+    manifest = _store.read_manifest(store)  # a foreign manifest.json: ValueError
+    if manifest is None:
+        others = sorted(e for e in os.listdir(store) if not e.startswith("."))
+        if others:
+            raise CLIError(
+                f"OUTPUT {store!r} is a folder that holds other files (e.g. {others[0]!r}) "
+                "and no embedding store; give a new or empty folder for the store")
+    elif overwrite:
+        # embed_distributed removes the store's own files; the labels go with them.
+        try:
+            os.remove(os.path.join(store, _STORE_LABELS))
+        except FileNotFoundError:
+            pass
+        return None
+    return manifest
+
+
+def _dask_client(address, args):
+    """``(client, cluster or None)`` for ``--dask ADDRESS``; the caller closes both."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise CLIError(f"--dask needs dask.distributed: pip install 'skaloe[dask]' "
+                       f"({_one_line(exc)})") from None
+    if address == "local":
+        n_workers = args.dask_workers or max(1, min(os.cpu_count() or 1, _MAX_LOCAL_WORKERS))
+        try:
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None,
+                # A failed shard is reported once, as the command's error line; the
+                # workers' own log (tracebacks included) only with -v.
+                silence_logs=logging.WARNING if args.verbose else logging.CRITICAL,
+            )
+        except Exception as exc:
+            raise CLIError(f"cannot start a local Dask cluster of {n_workers} workers: "
+                           f"{_one_line(exc)}") from None
+        try:
+            return distributed.Client(cluster), cluster
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        return distributed.Client(address, timeout=args.timeout), None
+    except ValueError as exc:
+        raise CLIError(f"--dask {address!r} is not a scheduler address ({_one_line(exc)}); "
+                       "give one such as tcp://10.0.0.5:8786, or 'local'") from None
+    except (OSError, TimeoutError) as exc:
+        raise CLIError(
+            f"cannot reach the Dask scheduler at {address!r} within {args.timeout:g} s "
+            f"({_one_line(exc)}); check the address and that 'dask scheduler' runs there "
+            "(--timeout waits longer), or use --dask local") from None
+
+
+def _write_store_labels(store, labels, names):
+    from .distributed import _store
+
+    document = {
+        "format": _STORE_LABELS_FORMAT,
+        "version": 1,
+        "n_rows": len(labels),
+        "label_names": [str(n) for n in names],
+        "labels": [int(k) for k in labels],
+    }
+    _store._atomic_write_text(os.path.join(store, _STORE_LABELS), json.dumps(document))
+
+
+def _run_embed_dask(args, out):
+    """``skaloe embed --dask``: fill (or resume) a store folder with embed_distributed."""
+    from .distributed import ShardError, _store, embed_distributed
+
+    t0 = time.perf_counter()
+    address = args.dask.strip()
+    if not address:
+        raise CLIError("--dask needs a scheduler address such as tcp://10.0.0.5:8786, or "
+                       "'local'")
+    local = address.lower() == "local"
+    address = "local" if local else address
+    if args.dask_workers is not None and not local:
+        raise CLIError("--dask-workers sets the size of --dask local; a running cluster "
+                       "has the workers its scheduler has")
+    if args.cache is not None:
+        raise CLIError("--cache does not apply with --dask: the store in OUTPUT keeps "
+                       "every finished shard, and running the command again resumes it")
+    store = os.path.abspath(os.fspath(args.output))
+    if store.lower().endswith(".npz"):
+        raise CLIError(f"with --dask, OUTPUT is a store folder, not an .npz file; give a "
+                       f"folder name such as {store[:-4]!r}")
+    manifest = _check_store_output(store, args.overwrite)
+    paths, labels, names, what = _read_audio_input(args.input, "embed")
+    # Workers open the files (and the store) themselves: give them absolute paths.
+    paths = [os.path.abspath(p) for p in paths]
+    shard_size = args.shard_size
+    n_before = 0
+    if manifest is not None:
+        if shard_size is None:  # resuming: keep the shards the store was cut into
+            shard_size = manifest["shard_size"]
+        elif shard_size != manifest["shard_size"]:
+            raise CLIError(
+                f"the store {store!r} was written with --shard-size "
+                f"{manifest['shard_size']}, not {shard_size}; drop --shard-size to resume it, "
+                "or pass --overwrite to embed everything again")
+        n_before = len(_store.done_shards(store, manifest["n_shards"]))
+    shard_size = _DEFAULT_SHARD_SIZE if shard_size is None else shard_size
+    write_on = args.write_on or "workers"
+
+    client, cluster = _dask_client(address, args)
+    try:
+        where = (f"a local cluster of {len(cluster.workers)} workers" if local
+                 else client.scheduler.address)
+        embeddings = embed_distributed(
+            paths, store, model=args.model, client=client, shard_size=shard_size,
+            batch_size=args.batch_size, n_jobs=args.n_jobs, timeout=args.timeout,
+            write_on=write_on, overwrite=args.overwrite, verbose=args.verbose,
+        )
+    except ShardError as exc:
+        message = _one_line(exc).replace(
+            "call embed_distributed again with the same arguments", "run the same command again")
+        raise CLIError(message) from None
+    except (ValueError, FileExistsError) as exc:  # a store of other files, model, settings
+        message = _one_line(exc).replace("pass overwrite=True", "pass --overwrite")
+        raise CLIError(message) from None
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    if labels is None:
+        try:  # a stale labels file of an earlier run must not outlive its rows
+            os.remove(os.path.join(store, _STORE_LABELS))
+        except FileNotFoundError:
+            pass
+    else:
+        _write_store_labels(store, labels, names)
+    n_shards = len(_store.shard_bounds(len(paths), shard_size))
+    n_new = n_shards - n_before
+    classes = "no labels" if labels is None else (
+        f"{len(names)} classes, labels in {_STORE_LABELS}")
+    done = (f"{n_new} of {_plural(n_shards, 'shard')} embedded"
+            + (f", {n_before} already stored" if n_before else ""))
+    print(f"skaloe embed: {len(paths)} clips, {embeddings.shape[1]}-d embeddings "
+          f"({args.model}, {classes}) on Dask ({where}): {done}, {shard_size} clips a shard, "
+          f"in {time.perf_counter() - t0:.1f} s; store in {store}", file=out, flush=True)
+    return 0
+
+
+def _load_labeled_store(path, option):
+    """``(X, y, label_names, model)`` of a labeled store folder; X is a read-only memmap."""
+    from .distributed import open_store, store_info
+
+    info = store_info(path)  # a manifest.json of another kind: ValueError
+    if not info["complete"]:
+        raise CLIError(
+            f"{option} {path!r} is an incomplete embedding store: {info['shards_done']} of "
+            f"{info['n_shards']} shards are embedded; run the 'skaloe embed --dask' command "
+            "that writes it again to finish it")
+    labels_file = os.path.join(path, _STORE_LABELS)
+    if not os.path.isfile(labels_file):
+        raise CLIError(
+            f"{option} {path!r} is an embedding store without labels (no {_STORE_LABELS}); "
+            "simulate needs labeled data: embed a folder with one subfolder per class, or a "
+            "file list with path<TAB>label lines")
+    try:
+        with open(labels_file, encoding="utf-8") as f:
+            document = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot read the labels {labels_file!r}: {_one_line(exc)}") from None
+    fmt = document.get("format") if isinstance(document, dict) else None
+    if fmt != _STORE_LABELS_FORMAT:
+        raise CLIError(f"{labels_file!r} is not a labels file of 'skaloe embed --dask'")
+    names = document.get("label_names")
+    y = document.get("labels")
+    if (not isinstance(names, list) or not isinstance(y, list)
+            or not all(isinstance(k, int) and 0 <= k < len(names) for k in y)):
+        raise CLIError(f"{labels_file!r} is damaged: 'labels' must index 'label_names'")
+    if len(y) != info["n_rows"]:
+        raise CLIError(
+            f"{labels_file!r} holds {len(y)} labels but the store holds {info['n_rows']} "
+            "embeddings; embed the labeled INPUT into the store again")
+    X = open_store(path)  # read-only memory map: rows are read when used
+    for start in range(0, len(X), 65536):  # without a whole-array temporary
+        if not np.isfinite(X[start:start + 65536]).all():
+            raise CLIError(f"the embeddings in the store {path!r} contain NaN or infinite "
+                           "values")
+    model = info["params"].get("model") if isinstance(info.get("params"), dict) else None
+    model = model if isinstance(model, str) else info["model"]
+    return X, np.asarray(y, dtype=np.int64), [str(n) for n in names], model
 
 
 def _load_labeled_npz(path):
@@ -684,6 +956,11 @@ def _load_labeled(source, args, option, say):
         model = _npz_model(source)
         say(f"  {option}: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
             f"from {source}")
+        return X, y, names, model
+    if _is_store(source):
+        X, y, names, model = _load_labeled_store(source, option)
+        say(f"  {option}: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
+            f"from the store {source}")
         return X, y, names, model
     paths, y, names, what = _read_audio_input(source, "simulate")
     if y is None:
@@ -828,6 +1105,10 @@ def run_simulate(args, out=None):
         model = _npz_model(source)
         say(f"skaloe simulate: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
             f"from {source}")
+    elif _is_store(source):
+        X, y, names, model = _load_labeled_store(source, "INPUT")
+        say(f"skaloe simulate: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
+            f"from the store {source}")
     else:
         paths, y, names, what = _read_audio_input(source, "simulate")
         if y is None:

@@ -248,7 +248,8 @@ def test_simulate_default_out_folder(vowel_npz, tmp_path, monkeypatch, capsys):
     "command, options",
     [
         ("embed", ["INPUT", "--output", "--model", "--cache", "--n-jobs", "--batch-size",
-                   "--timeout", "--verbose"]),
+                   "--timeout", "--verbose", "--dask", "--dask-workers", "--shard-size",
+                   "--write-on", "--overwrite"]),
         ("simulate", ["INPUT", "--model", "--cache", "--strategies", "--selections",
                       "--rounds", "--runs", "--n-per-class", "--batch-size", "--test-size",
                       "--val-size", "--val-input", "--test-input", "--stopping",
@@ -492,3 +493,254 @@ def test_simulate_stopping_rules(vowel_npz, tmp_path, capsys):
     plain = SimulationResults.from_json(out2 / "results.json")
     assert not any(key.startswith("stop_") for end in plain.final for key in end)
     assert plain.params["stopping"] == []
+
+
+# -- skaloe embed --dask: a store folder on a Dask cluster, read by simulate ----
+
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:  # locally optional; in CI (CI=true) a missing dask must fail
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            raise
+        pytest.skip("dask[distributed] is not installed")
+    return distributed
+
+
+def _write_tone(path, freq, n):
+    import soundfile as sf
+
+    t = np.arange(n) / 16000
+    wave = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * np.cos(t * 7000.0)
+    sf.write(path, wave.astype(np.float32), 16000)
+
+
+@pytest.fixture(scope="module")
+def tone_folder(tmp_path_factory):
+    """24 tiny WAV clips (0.1-0.15 s) of three classes, one subfolder per class."""
+    root = tmp_path_factory.mktemp("tones") / "audio"
+    for name, base in (("high", 900.0), ("low", 150.0), ("mid", 400.0)):
+        (root / name).mkdir(parents=True)
+        for i in range(8):
+            _write_tone(root / name / f"{name}{i}.wav", base + 13.0 * i, 1600 + 97 * i)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tone_npz(tone_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tones_npz") / "tones.npz"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["embed", str(tone_folder), "-o", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def tone_store(tone_folder, tmp_path_factory):
+    """The store of ``tone_folder`` written on a two-worker local cluster, and the output."""
+    _import_distributed()
+    store = tmp_path_factory.mktemp("tones_store") / "store"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["embed", str(tone_folder), "-o", str(store), "--dask", "local",
+                     "--dask-workers", "2", "--shard-size", "5"])
+    return store, code, out.getvalue()
+
+
+def _markers(store):
+    return {p.name: p.stat().st_mtime_ns for p in (store / "shards").iterdir()}
+
+
+def test_embed_dask_local_writes_a_store_equal_to_the_npz(tone_store, tone_npz, tone_folder,
+                                                           capsys):
+    from skaloe.distributed import open_store, store_info
+
+    store, code, text = tone_store
+    assert code == 0
+    assert len(text.strip().splitlines()) == 1
+    for part in ("24 clips", "40-d", "3 classes", "labels in labels.json",
+                 "a local cluster of 2 workers", "5 of 5 shards embedded", str(store)):
+        assert part in text
+    assert sorted(os.listdir(store)) == [
+        "embeddings.npy", "labels.json", "manifest.json", "paths.json", "shards"]
+    info = store_info(store)
+    assert info["complete"] and info["n_shards"] == 5 and info["shard_size"] == 5
+    X = open_store(store)
+    with np.load(tone_npz) as data:
+        np.testing.assert_array_equal(X, data["embeddings"])
+        assert info["paths"] == [os.path.abspath(p) for p in data["paths"]]
+        labels = json.loads((store / "labels.json").read_text())
+        assert labels["format"] == "skaloe-store-labels" and labels["n_rows"] == 24
+        assert labels["label_names"] == data["label_names"].tolist() == ["high", "low", "mid"]
+        assert labels["labels"] == data["labels"].tolist()
+
+    # Running the same command again resumes: every shard is there, nothing is embedded.
+    before = _markers(store)
+    assert main(["embed", str(tone_folder), "-o", str(store), "--dask", "local",
+                 "--dask-workers", "2"]) == 0  # the store's shard size is kept
+    again = capsys.readouterr().out
+    assert "0 of 5 shards embedded, 5 already stored" in again
+    assert _markers(store) == before
+    np.testing.assert_array_equal(open_store(store), X)
+
+
+def _simulate_records(argv, out_dir, capsys):
+    assert main(["simulate", *argv, "--rounds", "2", "--runs", "2", "--n-per-class", "1",
+                 "--out", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    results = SimulationResults.from_json(out_dir / "results.json")
+    numbers = ([(r["run"], r["strategy"], r["round"], r["n_labels"], r["val_score"])
+                for r in results.records],
+               [(f["run"], f["strategy"], f["val_score"], f["test_score"])
+                for f in results.final],
+               results.upper_bound["val_score"], results.upper_bound["test_score"])
+    return text, numbers
+
+
+def test_simulate_reads_a_store_like_the_npz(tone_store, tone_npz, tmp_path, capsys):
+    store = tone_store[0]
+    text, from_store = _simulate_records([str(store)], tmp_path / "store", capsys)
+    assert f"24 embeddings (40-d) in 3 classes from the store {store}" in text
+    _, from_npz = _simulate_records([str(tone_npz)], tmp_path / "npz", capsys)
+    assert from_store == from_npz
+    assert len(from_store[0]) == 2 * 2 * 3  # runs x strategies x (seed + 2 rounds)
+
+    # As --val-input and --test-input too.
+    text, held_store = _simulate_records(
+        [str(tone_npz), "--val-input", str(store), "--test-input", str(store)],
+        tmp_path / "held_store", capsys)
+    assert "--val-input: 24 embeddings (40-d) in 3 classes from the store" in text
+    _, held_npz = _simulate_records(
+        [str(tone_npz), "--val-input", str(tone_npz), "--test-input", str(tone_npz)],
+        tmp_path / "held_npz", capsys)
+    assert held_store == held_npz
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a one-worker (in-process) cluster, for --dask ADDRESS."""
+    distributed = _import_distributed()
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+        host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL,
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_embed_dask_failed_shard_is_one_line_and_resumes(scheduler, tmp_path, capsys):
+    from skaloe.distributed import open_store, store_info
+
+    audio = tmp_path / "audio"
+    for name, base in (("a", 200.0), ("b", 700.0)):
+        (audio / name).mkdir(parents=True)
+        for i in range(5):
+            _write_tone(audio / name / f"{i}.wav", base + 20.0 * i, 1800)
+    broken = audio / "b" / "2.wav"  # row 7: shard 2 of shards of 3 clips
+    broken.write_bytes(b"RIFF\x00\x00not really a wav file" * 4)
+    store = tmp_path / "store"
+    argv = ["embed", str(audio), "-o", str(store), "--dask", scheduler, "--shard-size", "3",
+            "--write-on", "client"]
+    code, err = _run_error(argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("skaloe embed: error: Shard 2 ")
+    assert str(broken) in lines[0] and "run the same command again" in lines[0]
+    assert not (store / "labels.json").exists()
+    n_before = store_info(store)["shards_done"]
+    assert n_before < 4
+
+    _write_tone(broken, 740.0, 1800)  # fixed: the same path, now readable
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    done = f"{4 - n_before} of 4 shards embedded" + (
+        f", {n_before} already stored" if n_before else "")
+    assert done in text and scheduler in text
+    assert json.loads((store / "labels.json").read_text())["labels"] == [0] * 5 + [1] * 5
+    from skaloe.encoders import EncoderTransformer
+
+    expected = EncoderTransformer("mfcc").fit_transform(store_info(store)["paths"])
+    np.testing.assert_allclose(open_store(store), expected, rtol=1e-6, atol=1e-7)
+
+    # --overwrite embeds everything again; an unlabeled INPUT leaves no labels behind.
+    listing = tmp_path / "clips.txt"
+    listing.write_text("\n".join(store_info(store)["paths"]) + "\n")
+    assert main(["embed", str(listing), "-o", str(store), "--dask", scheduler,
+                 "--overwrite"]) == 0
+    text = capsys.readouterr().out
+    assert "1 of 1 shard embedded" in text and "no labels" in text
+    assert store_info(store)["shard_size"] == 256
+    assert not (store / "labels.json").exists()
+
+
+@pytest.fixture(scope="module")
+def bad_stores(tone_store, tmp_path_factory):
+    """Damaged copies of the tone store, and outputs that cannot be a store."""
+    store = tone_store[0]
+    root = tmp_path_factory.mktemp("bad_stores")
+    shutil.copytree(store, root / "unlabeled")
+    os.remove(root / "unlabeled" / "labels.json")
+    shutil.copytree(store, root / "incomplete")
+    os.remove(root / "incomplete" / "shards" / "00003.json")
+    shutil.copytree(store, root / "short_labels")
+    labels = json.loads((store / "labels.json").read_text())
+    labels["labels"] = labels["labels"][:3]
+    (root / "short_labels" / "labels.json").write_text(json.dumps(labels))
+    (root / "occupied").mkdir()
+    (root / "occupied" / "notes.txt").write_text("mine")
+    (root / "file.txt").write_text("not a folder")
+    return root
+
+
+_DASK_ERRORS = [
+    (["embed", "{audio}", "-o", "{bad}/new", "--dask", "tcp://127.0.0.1:1", "--timeout", "1"],
+     "cannot reach the Dask scheduler at 'tcp://127.0.0.1:1' within 1 s"),
+    (["embed", "{audio}", "-o", "{bad}/new", "--dask", "no-port"], "not a scheduler address"),
+    (["embed", "{audio}", "-o", "{bad}/file.txt", "--dask", "local"], "is a file"),
+    (["embed", "{audio}", "-o", "{bad}/occupied", "--dask", "local"],
+     "holds other files (e.g. 'notes.txt') and no embedding store"),
+    (["embed", "{audio}", "-o", "{bad}/store.npz", "--dask", "local"], "not an .npz file"),
+    (["embed", "{audio}", "-o", "{store}", "--dask", "local", "--shard-size", "4"],
+     "written with --shard-size 5, not 4"),
+    (["embed", "{audio}", "-o", "{bad}/new", "--dask", "local", "--cache", "{bad}/cache"],
+     "--cache does not apply with --dask"),
+    (["embed", "{audio}", "-o", "{bad}/new", "--dask", "tcp://127.0.0.1:1",
+      "--dask-workers", "2"], "--dask-workers sets the size of --dask local"),
+    (["embed", "{audio}", "-o", "{bad}/new", "--dask", "local", "--dask-workers", "0"],
+     "positive integer"),
+    (["embed", "{audio}", "-o", "{bad}/new", "--dask", "local", "--write-on", "nfs"],
+     "invalid choice"),
+    (["embed", "{audio}", "-o", "{bad}/x.npz", "--shard-size", "8"],
+     "--shard-size applies to embedding on a Dask cluster; add --dask"),
+    (["embed", "{audio}", "-o", "{bad}/x.npz", "--write-on", "client"], "--write-on applies"),
+    (["embed", "{audio}", "-o", "{bad}/x.npz", "--overwrite"], "--overwrite applies"),
+    (["embed", "{audio}", "-o", "{bad}/x.npz", "--dask-workers", "2"], "--dask-workers applies"),
+    (["embed", "{store}", "-o", "{bad}/x.npz"], "is an embedding store"),
+    (["simulate", "{bad}/unlabeled"], "is an embedding store without labels"),
+    (["simulate", "{bad}/incomplete"], "incomplete embedding store: 4 of 5 shards"),
+    (["simulate", "{bad}/short_labels"], "holds 3 labels but the store holds 24"),
+    (["simulate", "{npz}", "--test-input", "{bad}/unlabeled"],
+     "--test-input '{bad}/unlabeled' is an embedding store without labels"),
+    (["simulate", "{npz}", "--val-input", "{bad}/incomplete"], "--val-input"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", _DASK_ERRORS,
+                         ids=[f"{a[0]}: {e}" for a, e in _DASK_ERRORS])
+def test_dask_user_errors_are_one_line_with_exit_code_2(argv, expected, tone_store, tone_folder,
+                                                        tone_npz, bad_stores, capsys):
+    store = tone_store[0]
+    fill = dict(bad=bad_stores, store=store, audio=tone_folder, npz=tone_npz)
+    argv = [a.format(**fill) for a in argv]
+    before = _markers(store)
+    code, err = _run_error(argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"skaloe {argv[0]}: error: ")
+    assert expected.format(**fill) in lines[0]
+    assert not (bad_stores / "new").exists()  # nothing was created
+    assert _markers(store) == before
