@@ -943,23 +943,25 @@ def _split(X, y, names, args, *, val_given=False, test_given=False):
     return X_pool, X_val, X_test, y_pool, y_val, y_test
 
 
-def _load_labeled(source, args, option, say):
+def _load_labeled(source, args, option, say, lead=None):
     """``(X, y, label_names, model)`` of a labeled INPUT, --val-input or --test-input.
 
     ``model`` is the encoder that wrote an .npz file (None when unknown), or
-    ``--model`` for audio, which is embedded here.
+    ``--model`` for audio, which is embedded here. ``lead`` starts the
+    progress line (default: ``"  <option>:"``).
     """
+    lead = f"  {option}:" if lead is None else lead
     if not os.path.exists(source):
         raise CLIError(f"{option} {source!r} does not exist")
     if os.path.isfile(source) and source.lower().endswith(".npz"):
         X, y, names = _load_labeled_npz(source)
         model = _npz_model(source)
-        say(f"  {option}: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
+        say(f"{lead} {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
             f"from {source}")
         return X, y, names, model
     if _is_store(source):
         X, y, names, model = _load_labeled_store(source, option)
-        say(f"  {option}: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
+        say(f"{lead} {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
             f"from the store {source}")
         return X, y, names, model
     paths, y, names, what = _read_audio_input(source, "simulate")
@@ -970,7 +972,7 @@ def _load_labeled(source, args, option, say):
     t0 = time.perf_counter()
     args.batch_size_encoder = None
     X = _embed_paths(paths, args, verbose=args.verbose)
-    say(f"  {option}: {what} from {source}, embedded with {args.model} "
+    say(f"{lead} {what} from {source}, embedded with {args.model} "
         f"({X.shape[1]}-d) in {time.perf_counter() - t0:.1f} s")
     return X, y, list(names), str(args.model)
 
@@ -1098,29 +1100,7 @@ def run_simulate(args, out=None):
     args.min_delta = 0.005 if args.min_delta is None else args.min_delta
 
     source = args.input
-    if not os.path.exists(source):
-        raise CLIError(f"INPUT {source!r} does not exist")
-    if os.path.isfile(source) and source.lower().endswith(".npz"):
-        X, y, names = _load_labeled_npz(source)
-        model = _npz_model(source)
-        say(f"skaloe simulate: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
-            f"from {source}")
-    elif _is_store(source):
-        X, y, names, model = _load_labeled_store(source, "INPUT")
-        say(f"skaloe simulate: {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
-            f"from the store {source}")
-    else:
-        paths, y, names, what = _read_audio_input(source, "simulate")
-        if y is None:
-            raise CLIError(
-                f"{source!r} has no labels; simulate needs one subfolder per class (or a "
-                "file list with path<TAB>label lines)")
-        t0 = time.perf_counter()
-        args.batch_size_encoder = None
-        X = _embed_paths(paths, args, verbose=args.verbose)
-        model = str(args.model)
-        say(f"skaloe simulate: {what} from {source}, embedded with {args.model} "
-            f"({X.shape[1]}-d) in {time.perf_counter() - t0:.1f} s")
+    X, y, names, model = _load_labeled(source, args, "INPUT", say, lead="skaloe simulate:")
 
     given = {}
     for option, path in (("--val-input", args.val_input), ("--test-input", args.test_input)):
