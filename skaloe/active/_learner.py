@@ -117,6 +117,18 @@ def _is_frozen_step(step):
     return isinstance(step, (EncoderTransformer, FrozenEstimator))
 
 
+def _stack(parts):
+    """Samples of several parts in one: a CSR matrix, an array or a list, as the first."""
+    first = parts[0]
+    if hasattr(first, "tocsr"):
+        import scipy.sparse as sp
+
+        return sp.vstack(parts, format="csr")
+    if isinstance(first, np.ndarray):
+        return np.concatenate(parts)
+    return [x for part in parts for x in part]
+
+
 def _final_step(model):
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
@@ -654,17 +666,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _training_set(self):
         positions = np.flatnonzero(self.labeled_mask_)
         X_train = _safe_indexing(self._pool, positions)
-        if self._extra_X:
-            parts = [X_train] + self._extra_X
-            if hasattr(X_train, "tocsr"):
-                import scipy.sparse as sp
-
-                X_train = sp.vstack(parts, format="csr")
-            elif isinstance(X_train, np.ndarray):
-                X_train = np.concatenate(parts)
-            else:
-                X_train = list(X_train) + [x for part in self._extra_X for x in part]
-        return X_train
+        return _stack([X_train] + self._extra_X) if self._extra_X else X_train
 
     def _transductive_set(self, y_codes):
         """The whole pool (and added samples) with codes, ``-1`` where unlabeled.
@@ -679,14 +681,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         y_all[self.n_pool_:] = y_codes[len(positions):]
         if not self._extra_X:
             return self._pool, y_all
-        parts = [self._pool] + self._extra_X
-        if hasattr(self._pool, "tocsr"):
-            import scipy.sparse as sp
-
-            return sp.vstack(parts, format="csr"), y_all
-        if isinstance(self._pool, np.ndarray):
-            return np.concatenate(parts), y_all
-        return list(self._pool) + [x for part in self._extra_X for x in part], y_all
+        return _stack([self._pool] + self._extra_X), y_all
 
     def _refit(self):
         classes, values = self._labels_in_order()
