@@ -35,6 +35,7 @@ from ._selection import (
     select_class_agnostic,
     select_class_aware,
 )
+from ._stopping import _watches_validation
 
 UNLABELED = -1
 
@@ -537,9 +538,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     f"stopping must hold stopping rules with describe() and update() or "
                     f"update_from_learner() (e.g. skaloe.active.PlateauStopping); got {rule!r}."
                 )
-            if getattr(rule, "_needs_validation", not hasattr(rule, "update_from_learner")) and (
-                not has_validation
-            ):
+            if _watches_validation(rule) and not has_validation:
                 raise ValueError(
                     f"The stopping rule {rule!r} watches a validation score: pass a labeled "
                     "validation set to fit(X, y, X_val=..., y_val=...), or use "

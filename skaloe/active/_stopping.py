@@ -44,6 +44,15 @@ def _check_n_labels(n_labels):
     return int(n_labels)
 
 
+def _watches_validation(rule):
+    """Whether a stopping rule is fed validation scores (else it reads the learner).
+
+    Rules declare it with ``_needs_validation``; a rule of another kind
+    without ``update_from_learner`` can only take scores.
+    """
+    return getattr(rule, "_needs_validation", not hasattr(rule, "update_from_learner"))
+
+
 def _where(n_labels, update):
     return f"{n_labels} labels" if n_labels is not None else f"update {update}"
 

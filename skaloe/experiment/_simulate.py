@@ -49,11 +49,6 @@ def _n_samples(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
-def _watches_validation(rule):
-    """Whether a stopping rule is fed validation scores (else it reads the learner)."""
-    return getattr(rule, "_needs_validation", not hasattr(rule, "update_from_learner"))
-
-
 def simulate(
     X_pool,
     y_pool,
@@ -153,6 +148,7 @@ def simulate(
     [('margin', 'class-aware'), ('random', 'class-aware')]
     """
     from ..active import ActiveLearner, seed_per_class
+    from ..active._stopping import _watches_validation
 
     _check_positive_int(n_rounds, "n_rounds", allow_zero=True)
     _check_positive_int(batch_size, "batch_size", allow_none=True)
