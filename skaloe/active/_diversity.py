@@ -353,6 +353,22 @@ def fit_pool_clusters(
 # -- one round: cluster-margin -------------------------------------------------------
 
 
+def _cluster_visit_order(ranked, cluster_labels):
+    """The clusters of ``ranked`` (best first) and the order cluster-margin visits them.
+
+    Returns ``(labels, inverse, sizes, rank)``: the distinct cluster labels,
+    the cluster (an index into ``labels``) of each member of ``ranked``, the
+    members per cluster, and each cluster's place in the visit order:
+    smallest first, ties by the cluster's best member in ``ranked``.
+    """
+    labels, first, inverse, sizes = np.unique(
+        cluster_labels[ranked], return_index=True, return_inverse=True, return_counts=True
+    )
+    rank = np.empty(len(labels), dtype=np.intp)
+    rank[np.lexsort((first, sizes))] = np.arange(len(labels))
+    return labels, inverse.ravel(), sizes, rank
+
+
 def _round_robin(ranked, n, cluster_labels, rng):
     """Cluster-margin's round-robin over the clusters of ``ranked`` (best first).
 
@@ -362,13 +378,7 @@ def _round_robin(ranked, n, cluster_labels, rng):
     """
     if n == 0 or len(ranked) == 0:
         return ranked[:0]
-    c = cluster_labels[ranked]
-    _, first, inverse, sizes = np.unique(
-        c, return_index=True, return_inverse=True, return_counts=True
-    )
-    inverse = inverse.ravel()
-    cluster_rank = np.empty(len(sizes), dtype=np.intp)
-    cluster_rank[np.lexsort((first, sizes))] = np.arange(len(sizes))
+    _, inverse, _, cluster_rank = _cluster_visit_order(ranked, cluster_labels)
     # Group members by cluster, in random order within each cluster.
     order = np.lexsort((rng.permutation(len(ranked)), inverse))
     g = inverse[order]
@@ -396,13 +406,7 @@ def _round_robin_spread(ranked, n, cluster_labels, rng, rows, previous=(), previ
     """
     if n == 0 or len(ranked) == 0:
         return ranked[:0]
-    c = cluster_labels[ranked]
-    labels, first, inverse, sizes = np.unique(
-        c, return_index=True, return_inverse=True, return_counts=True
-    )
-    inverse = inverse.ravel()
-    rank = np.empty(len(labels), dtype=np.intp)
-    rank[np.lexsort((first, sizes))] = np.arange(len(labels))
+    labels, inverse, sizes, rank = _cluster_visit_order(ranked, cluster_labels)
     visits = np.zeros(len(labels), dtype=np.intp)
     if len(previous):
         earlier = cluster_labels[np.asarray(previous, dtype=np.intp)]
