@@ -555,14 +555,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return None
         if X_val is None or y_val is None:
             raise ValueError("Give both X_val and y_val (a labeled validation set), or neither.")
-        Xt = X_val
-        for _, step in self._prefix:
-            Xt = step.transform(Xt)
-        if not self._prefix and not isinstance(self._trainable, Pipeline):
-            Xt = validate_data(
-                self, X_val, accept_sparse=["csr", "csc"], dtype=None,
-                ensure_all_finite=False, reset=False,
-            )
+        Xt = self._as_pool_features(X_val)
         y_val = _as_label_array(y_val) if isinstance(y_val, (list, tuple)) else np.asarray(y_val)
         y_val = column_or_1d(y_val)
         n_val = Xt.shape[0] if hasattr(Xt, "shape") else len(Xt)
@@ -580,6 +573,22 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "samples; every validation sample needs its true label."
             )
         return Xt, y_val
+
+    def _as_pool_features(self, X):
+        """Samples that are not in the pool, in the form the pool is kept in.
+
+        The frozen prefix (an encoder) is run over them; a plain classifier's
+        input is checked against the pool's number of features.
+        """
+        Xt = X
+        for _, step in self._prefix:
+            Xt = step.transform(Xt)
+        if not self._prefix and not isinstance(self._trainable, Pipeline):
+            Xt = validate_data(
+                self, X, accept_sparse=["csr", "csc"], dtype=None,
+                ensure_all_finite=False, reset=False,
+            )
+        return Xt
 
     def _n_labels(self):
         return int(self.labeled_mask_.sum()) + len(self._extra_y)
@@ -795,14 +804,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self : ActiveLearner
         """
         check_is_fitted(self)
-        Xt = X
-        for _, step in self._prefix:
-            Xt = step.transform(Xt)
-        if not self._prefix and not isinstance(self._trainable, Pipeline):
-            Xt = validate_data(
-                self, X, accept_sparse=["csr", "csc"], dtype=None,
-                ensure_all_finite=False, reset=False,
-            )
+        Xt = self._as_pool_features(X)
         n = Xt.shape[0] if hasattr(Xt, "shape") else len(Xt)
         labels = self._check_labels(labels, n)
         self.n_rounds_ += 1
