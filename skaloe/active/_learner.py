@@ -446,12 +446,11 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     ensure_all_finite=False, ensure_min_samples=1,
                 )
         self._pool = pool
-        self._semi_supervised = _is_semi_supervised(trainable)
-        if self._semi_supervised and hasattr(_final_step(trainable), "warm_start"):
-            from ..graph import GraphClassifier
+        from ..graph import GraphClassifier, model_change_scores
 
-            if isinstance(trainable, GraphClassifier):  # the graph of the pool, built once
-                trainable = clone(trainable).set_params(warm_start=True)
+        self._semi_supervised = _is_semi_supervised(trainable)
+        if isinstance(trainable, GraphClassifier):  # the graph of the pool, built once
+            trainable = clone(trainable).set_params(warm_start=True)
         self._trainable = trainable
         self._clusters = None
         n_pool = pool.shape[0] if hasattr(pool, "shape") else len(pool)
@@ -482,8 +481,6 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         self._rng = check_random_state(self.random_state)
         self._scorer = get_query_scorer(self.query_strategy)
-        from ..graph import GraphClassifier, model_change_scores
-
         if self.query_strategy is model_change_scores:
             if not isinstance(_final_step(trainable), GraphClassifier):
                 raise ValueError(
