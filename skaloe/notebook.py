@@ -14,7 +14,6 @@ Importing this module does not import ipywidgets or IPython.
 from __future__ import annotations
 
 import html
-import io
 import numbers
 import os
 import warnings
@@ -22,7 +21,7 @@ from collections import Counter
 
 import numpy as np
 
-from .encoders._audio import as_clip_list, load_clip
+from .encoders._audio import as_clip_list, load_clip, pcm16_wav_bytes, wav_file_bytes
 from .encoders._registry import MODEL_SAMPLE_RATE
 
 __all__ = ["LabelingSession"]
@@ -395,23 +394,18 @@ class LabelingSession:
         clip = self.clips[position]
         if isinstance(clip, str) and os.path.splitext(clip)[1].lower() in (".wav", ".wave"):
             try:
-                with open(clip, "rb") as f:
-                    head = f.read(12)
-                    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
-                        return head + f.read(), "wav"
+                data = wav_file_bytes(clip)
             except OSError:
-                pass  # load_clip raises an error that names the file
+                data = None  # load_clip raises an error that names the file
+            if data is not None:
+                return data, "wav"
         if isinstance(clip, str):
             samples, rate = load_clip(clip, position, MODEL_SAMPLE_RATE), MODEL_SAMPLE_RATE
         else:
             # Validated and converted to float32, not resampled: at the model's
             # rate load_clip resamples nothing, and the WAV keeps the clip's rate.
             samples, rate = load_clip(clip, position, MODEL_SAMPLE_RATE), self.sample_rate
-        import soundfile
-
-        buffer = io.BytesIO()
-        soundfile.write(buffer, np.clip(samples, -1.0, 1.0), rate, format="WAV", subtype="PCM_16")
-        return buffer.getvalue(), "wav"
+        return pcm16_wav_bytes(samples, rate), "wav"
 
     # -- widgets -------------------------------------------------------------
 

@@ -217,3 +217,30 @@ def clip_key(clip, index, sample_rate):
         h.update(f"array\0{x.dtype.str}\0{x.shape}\0{sample_rate}\0".encode())
         h.update(memoryview(x).cast("B") if x.size else b"")
     return h.digest()[:16]
+
+
+# -- clips as WAV bytes, for players in a browser -------------------------------
+
+
+def wav_file_bytes(path):
+    """The bytes of ``path`` if it is a WAV file (RIFF/RF64 WAVE), else None.
+
+    Raises OSError when the file cannot be read.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+            return head + f.read()
+    return None
+
+
+def pcm16_wav_bytes(samples, sample_rate):
+    """A 16-bit PCM WAV file of float ``samples`` (clipped to [-1, 1]), as bytes."""
+    import io
+
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="WAV",
+                    subtype="PCM_16")
+    return buffer.getvalue()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import csv
 import getpass
-import io
 import numbers
 import os
 import tempfile
@@ -757,21 +756,14 @@ class DurableSession:
         path = self.paths[position]
         if not path:
             raise LookupError(f"Clip {position} has no audio file in this session.")
+        from ..encoders._audio import pcm16_wav_bytes, read_audio_file, wav_file_bytes
+        from ..encoders._registry import MODEL_SAMPLE_RATE
+
         try:
-            with open(path, "rb") as f:
-                head = f.read(12)
-                if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
-                    return head + f.read()
+            data = wav_file_bytes(path)
         except OSError:
             raise LookupError(
                 f"The audio file of clip {position} ({path!r}) cannot be read.") from None
-        import soundfile
-
-        from ..encoders._audio import read_audio_file
-        from ..encoders._registry import MODEL_SAMPLE_RATE
-
-        samples = read_audio_file(path, position)
-        buffer = io.BytesIO()
-        soundfile.write(buffer, np.clip(samples, -1.0, 1.0), MODEL_SAMPLE_RATE,
-                        format="WAV", subtype="PCM_16")
-        return buffer.getvalue()
+        if data is not None:
+            return data
+        return pcm16_wav_bytes(read_audio_file(path, position), MODEL_SAMPLE_RATE)
