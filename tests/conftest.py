@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
-collect_ignore = ["savedmodels.py"]
+collect_ignore = ["savedmodels.py", "ci_support.py"]
 
 
 class _LazySavedModels(Mapping):
@@ -44,7 +44,6 @@ def tiny_savedmodels(tmp_path_factory):
     Families: trillsson, trill, trill-distilled, frill, yamnet, vggish (see
     ``tests/savedmodels.py``). Models are built lazily, once per session.
     """
-    pytest.importorskip("tensorflow")
     from savedmodels import BUILDERS
 
     return _LazySavedModels(BUILDERS, tmp_path_factory.mktemp("savedmodels"))

@@ -12,12 +12,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-try:
-    import distributed
-except ImportError:  # locally optional; in CI (CI=true) a missing dask must fail
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        raise
-    pytest.skip("dask[distributed] is not installed", allow_module_level=True)
+from ci_support import require
+
+distributed = require("distributed")
 
 import soundfile as sf  # noqa: E402
 

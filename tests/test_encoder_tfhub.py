@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-pytest.importorskip("tensorflow")
-hub = pytest.importorskip("tensorflow_hub")
+import tensorflow  # noqa: F401
+import tensorflow_hub as hub
 
 from sklearn.base import clone  # noqa: E402
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ci_support import require
+
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.py"))
 
@@ -25,8 +27,8 @@ def test_examples_are_found():
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
 def test_example_runs(example, tmp_path):
-    pytest.importorskip("matplotlib")
-    pytest.importorskip("pandas")
+    require("matplotlib")
+    require("pandas")
     env = {
         **os.environ,
         "MPLBACKEND": "Agg",

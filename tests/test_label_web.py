@@ -12,6 +12,7 @@ from http.client import HTTPConnection
 import numpy as np
 import pytest
 
+from ci_support import require, unavailable
 from skaloe.cli import main
 from skaloe.labeling import DurableSession, LabelServer
 
@@ -19,7 +20,7 @@ CLASSES = ["dog", "cat", "bird"]
 
 
 def _write_clips(folder, n=12):
-    sf = pytest.importorskip("soundfile")
+    import soundfile as sf
     rng = np.random.default_rng(0)
     t = np.arange(3200) / 16000  # 0.2 s
     paths = []
@@ -145,6 +146,9 @@ def test_state_label_undo_and_clips_over_http(served):
     ("POST", "/api/label", b"x" * 20000, {"Content-Type": "application/json"}, 413),
     ("GET", "/api/state", None, {"Host": "evil.example:80"}, 403),
     ("POST", "/api/label", {"id": 1, "label": "dog"}, {"Origin": "http://evil.example"}, 403),
+    # A sandboxed iframe, a data: URL or a file:// page sends the opaque origin "null".
+    ("POST", "/api/label", {"id": 1, "label": "dog"}, {"Origin": "null"}, 403),
+    ("POST", "/api/undo", {}, {"Origin": "null"}, 403),
 ])
 def test_malformed_or_foreign_requests_get_a_4xx(served, method, path, body, headers,
                                                    expected):
@@ -264,19 +268,12 @@ def test_cli_help_is_complete(capsys):
 
 def _chromium_driver():
     """A headless Chromium WebDriver; skip locally, fail in CI, when unavailable."""
-    in_ci = os.environ.get("CI", "").lower() == "true"
+    require("selenium")
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        browser = None
     if browser is None or driver_path is None:
-        why = ("the browser test needs selenium and the Debian packages chromium and "
-               "chromium-driver (installed by .ci/run)")
-        if in_ci:
-            pytest.fail(why)
-        pytest.skip(why)
+        unavailable("the browser test needs the Debian packages chromium and chromium-driver "
+                    "(installed by .ci/run)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

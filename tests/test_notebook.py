@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+
+from ci_support import require
 import soundfile
 from sklearn.datasets import make_classification
 
@@ -238,7 +240,7 @@ def test_widget_missing_ipywidgets(monkeypatch):
 
 
 def test_widget_drives_teach():
-    widgets = pytest.importorskip("ipywidgets")
+    widgets = require("ipywidgets")
     X, names, clips = make_pool()
     learner = fitted_learner(X, names)
     session = LabelingSession(learner, clips, ["cat", "dog"], batch_size=3)
@@ -316,7 +318,7 @@ def test_widget_drives_teach():
 
 
 def test_widget_failed_submit_keeps_labels(monkeypatch):
-    pytest.importorskip("ipywidgets")
+    require("ipywidgets")
     X, names, clips = make_pool()
     learner = fitted_learner(X, names)
     session = LabelingSession(learner, clips, ["cat", "dog"])
@@ -345,7 +347,7 @@ def test_widget_failed_submit_keeps_labels(monkeypatch):
 
 
 def test_widget_with_files_and_exhausted_pool(tmp_path):
-    widgets = pytest.importorskip("ipywidgets")
+    widgets = require("ipywidgets")
     n = 4
     X, names, _ = make_pool(n=N_POOL)
     X, names = X[:n], names[:n]

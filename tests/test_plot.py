@@ -4,9 +4,11 @@ import sys
 
 import numpy as np
 import pytest
+
+from ci_support import require
 from sklearn.datasets import make_classification
 
-matplotlib = pytest.importorskip("matplotlib")
+matplotlib = require("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 

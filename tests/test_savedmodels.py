@@ -10,8 +10,8 @@ import os
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-hub = pytest.importorskip("tensorflow_hub")
+import tensorflow as tf
+import tensorflow_hub as hub
 
 from savedmodels import (  # noqa: E402
     BUILDERS,
