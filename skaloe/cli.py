@@ -411,9 +411,9 @@ def run_demo(args, out=None):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .active import ActiveLearner, seed_per_class
     from .datasets import load_audio_folder, make_vowels
     from .encoders import EncoderTransformer
+    from .experiment import simulate
 
     def say(text=""):
         print(text, file=out, flush=True)
@@ -429,60 +429,45 @@ def run_demo(args, out=None):
         say(f"skaloe demo: {len(folder.filenames)} synthetic vowel clips (WAV files in "
             f"{data_dir}), {n_classes} classes")
 
-        # The frozen encoder embeds the files once (cold pass, written to the cache) ...
+        # The frozen encoder embeds the files once (cold pass, written to the cache);
+        # a second encoder reads them back (warm pass), as any later run would.
         t0 = time.perf_counter()
         EncoderTransformer(args.model, memory=cache, n_jobs=args.n_jobs,
                            verbose=args.verbose).fit_transform(folder.filenames)
         t_cold = time.perf_counter() - t0
         t0 = time.perf_counter()
-        EncoderTransformer(args.model, memory=cache).fit_transform(folder.filenames)
+        X = EncoderTransformer(args.model, memory=cache).fit_transform(folder.filenames)
         t_warm = time.perf_counter() - t0
         say(f"  encoder {args.model!r}: cold pass {t_cold:.2f} s, warm pass {t_warm:.3f} s "
             f"(cache in {cache})")
 
-        paths_pool, paths_test, y_pool, y_test = train_test_split(
-            folder.filenames, folder.target, test_size=0.25, stratify=folder.target,
+        X_pool, X_test, y_pool, y_test = train_test_split(
+            X, folder.target, test_size=0.25, stratify=folder.target,
             random_state=args.random_state,
         )
-
-        def pipeline():
-            # ... and every learner below reads the embeddings back from the cache.
-            return make_pipeline(
-                EncoderTransformer(args.model, memory=cache, n_jobs=args.n_jobs),
-                StandardScaler(),
-                LogisticRegression(max_iter=1000),
-            )
-
-        upper = pipeline().fit(paths_pool, y_pool).score(paths_test, y_test)
-        curves = {"margin": [], "random": []}
-        labels_used = []
-        for run in range(args.runs):
-            seed = args.random_state + run
-            start_idx = seed_per_class(y_pool, args.n_per_class, random_state=seed)
-            for strategy in curves:
-                learner = ActiveLearner(pipeline(), query_strategy=strategy, random_state=seed)
-                learner.fit(paths_pool)
-                learner.teach(start_idx, y_pool[start_idx])
-                curve, used = [learner.score(paths_test, y_test)], [len(start_idx)]
-                for _ in range(args.rounds):
-                    idx = learner.query(n_classes)  # class-aware: one per predicted class
-                    if not len(idx):
-                        break
-                    learner.teach(idx, y_pool[idx])
-                    curve.append(learner.score(paths_test, y_test))
-                    used.append(int(learner.labeled_mask_.sum()))
-                curves[strategy].append(curve)
-                labels_used = used
+        # ALOE's loop, run by the one simulation every experiment uses: the same
+        # seed labels for both strategies in each run, one label per predicted
+        # class per round, held-out accuracy after every round.
+        results = simulate(
+            X_pool, y_pool, X_test, y_test,
+            estimator=make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+            strategies=("margin", "random"), selections=("class-aware",),
+            n_rounds=args.rounds, n_per_class=args.n_per_class, n_runs=args.runs,
+            random_state=args.random_state,
+        )
+        curves = results.curves()
+        n_labels, margin, _ = curves[("margin", "class-aware")]
+        labels_used = [int(round(n)) for n in n_labels]
+        _, random_, _ = curves[("random", "class-aware")]
+        upper = results.upper_bound["val_score"]
 
         say(f"  ALOE on the pool of {len(y_pool)} clips: {args.n_per_class} labels per class to "
             f"start, then {args.rounds} class-aware rounds of {n_classes} labels; held-out "
             f"accuracy on {len(y_test)} clips, mean of {args.runs} runs")
         say()
         say(f"  {'labels':>6s}  {'margin':>7s}  {'random':>7s}")
-        margin = np.mean([c for c in curves["margin"]], axis=0)
-        random_ = np.mean([c for c in curves["random"]], axis=0)
-        for k, n_labels in enumerate(labels_used):
-            say(f"  {n_labels:6d}  {margin[k]:7.3f}  {random_[k]:7.3f}")
+        for k, count in enumerate(labels_used):
+            say(f"  {count:6d}  {margin[k]:7.3f}  {random_[k]:7.3f}")
         say(f"  {len(y_pool):6d}  {upper:7.3f}  (full-data linear probe: every pool label)")
         say()
         k = len(labels_used) - 1

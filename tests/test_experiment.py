@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+
+from ci_support import require
 from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_classification
 from sklearn.linear_model import LogisticRegression
@@ -243,7 +245,7 @@ def test_json_round_trip(results, tmp_path):
 
 
 def test_frames_and_csv(results, tmp_path):
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     frame = results.to_frame()
     assert list(frame.columns) == ["run", "strategy", "selection", "round", "n_labels",
                                    "val_score", "fit_time", "query_time"]
@@ -379,3 +381,103 @@ def test_summary_and_stop_points_show_where_rules_stop(data):
         ("margin", "class-aware"): {}, ("random", "class-aware"): {}
     }
     assert not any(c.startswith("stop_") for c in plain.summary().columns)
+
+
+def _hand_scores(proba, strategy):
+    """Query scores written out from their definitions (higher = ask first)."""
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    if strategy == "margin":  # smallest gap between the two most probable classes
+        return -(top2[:, 1] - top2[:, 0])
+    if strategy == "least_confidence":
+        return 1.0 - top2[:, 1]
+    raise ValueError(strategy)
+
+
+@pytest.mark.parametrize("strategy", ["margin", "least_confidence"])
+def test_simulate_round_by_round_matches_a_loop_written_here(strategy):
+    """Every round of simulate is the strategy and selection it is labelled with.
+
+    A classifier that records what it is fitted on shows the labeled set of
+    each round; the next round's picks must be the batch that this test's own
+    model and scores choose (class-agnostic: the top scores), and the recorded
+    validation score must be that model's accuracy.
+    """
+    X, y = make_classification(
+        260, n_features=6, n_informative=4, n_classes=3, n_clusters_per_class=1,
+        class_sep=0.8, random_state=3,
+    )
+    X_pool, y_pool, X_val, y_val = X[:200], y[:200], X[200:], y[200:]
+    fitted_on = []
+
+    class RecordingLogisticRegression(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            fitted_on.append((np.array(X, copy=True), np.array(y, copy=True)))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    n_rounds, batch = 5, 4
+    results = simulate(
+        X_pool, y_pool, X_val, y_val,
+        estimator=RecordingLogisticRegression(max_iter=1000),
+        strategies=(strategy,), selections=("class-agnostic",),
+        n_rounds=n_rounds, batch_size=batch, n_per_class=2, n_runs=1, random_state=0,
+    )
+    # the seed set, one fit per round, then the upper bound on the whole pool
+    assert len(fitted_on) == n_rounds + 2
+    assert len(fitted_on[-1][0]) == len(X_pool)
+    position_of = {row.tobytes(): i for i, row in enumerate(X_pool)}
+
+    def positions(rows):
+        return sorted(position_of[row.tobytes()] for row in rows)
+
+    labeled = positions(fitted_on[0][0])
+    assert sorted(np.bincount(y_pool[labeled]).tolist()) == [2, 2, 2]
+    assert [r["round"] for r in results.records] == list(range(n_rounds + 1))
+    for rnd, record in enumerate(results.records):
+        X_train, y_train = fitted_on[rnd]
+        assert positions(X_train) == labeled
+        np.testing.assert_array_equal(np.sort(y_train), np.sort(y_pool[labeled]))
+        assert record["n_labels"] == len(labeled)
+        model = LogisticRegression(max_iter=1000).fit(X_pool[labeled], y_pool[labeled])
+        assert record["val_score"] == pytest.approx(accuracy_score(y_val, model.predict(X_val)))
+        if rnd == n_rounds:
+            break
+        scores = _hand_scores(model.predict_proba(X_pool), strategy)
+        scores[labeled] = -np.inf
+        expected = set(np.argsort(-scores, kind="stable")[:batch].tolist())
+        picked = set(positions(fitted_on[rnd + 1][0])) - set(labeled)
+        assert picked == expected, f"round {rnd + 1}"
+        labeled = sorted(set(labeled) | picked)
+
+
+def test_simulate_class_aware_rounds_spread_over_predicted_classes():
+    """With class-aware selection each round asks one clip per predicted class."""
+    X, y = make_classification(
+        260, n_features=6, n_informative=4, n_classes=3, n_clusters_per_class=1,
+        class_sep=0.8, random_state=3,
+    )
+    X_pool, y_pool, X_val, y_val = X[:200], y[:200], X[200:], y[200:]
+    fitted_on = []
+
+    class RecordingLogisticRegression(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            fitted_on.append(np.array(X, copy=True))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    simulate(X_pool, y_pool, X_val, y_val,
+             estimator=RecordingLogisticRegression(max_iter=1000),
+             strategies=("margin",), selections=("class-aware",),
+             n_rounds=4, n_per_class=2, n_runs=1, random_state=0)
+    position_of = {row.tobytes(): i for i, row in enumerate(X_pool)}
+    for before, after in zip(fitted_on[:4], fitted_on[1:5]):
+        labeled = sorted(position_of[row.tobytes()] for row in before)
+        picked = sorted({position_of[row.tobytes()] for row in after} - set(labeled))
+        model = LogisticRegression(max_iter=1000).fit(X_pool[labeled], y_pool[labeled])
+        predicted = model.predict(X_pool)
+        assert len(picked) == 3  # batch = number of classes
+        # one pick per predicted class, each the smallest margin within its class
+        assert sorted(predicted[picked].tolist()) == [0, 1, 2]
+        scores = _hand_scores(model.predict_proba(X_pool), "margin")
+        scores[labeled] = -np.inf
+        for position in picked:
+            same = predicted == predicted[position]
+            assert scores[position] == np.max(scores[same])
