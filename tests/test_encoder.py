@@ -17,6 +17,8 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+
+from ci_support import require
 import soundfile as sf
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
@@ -134,7 +136,7 @@ def test_array_input_forms_give_identical_embeddings():
 
 
 def test_path_input_forms_give_identical_embeddings(tmp_path, monkeypatch):
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     pcm = [make_int16(s, n) for s, n in enumerate([8000, 12345, 16000])]
     paths = write_wavs(tmp_path, pcm)
     ref = embed([as_float(x) for x in pcm])
@@ -154,7 +156,7 @@ def test_path_input_forms_give_identical_embeddings(tmp_path, monkeypatch):
 
 def test_column_of_paths_and_column_transformer(tmp_path):
     """A (n, 1) array of paths is what a ColumnTransformer passes from an array."""
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     from sklearn.compose import ColumnTransformer
 
     pcm = [make_int16(s, n) for s, n in enumerate([8000, 12345])]
@@ -211,7 +213,7 @@ def test_stereo_file_is_averaged_to_mono(tmp_path):
 
 @pytest.mark.parametrize("sr", [44100, 8000])
 def test_files_and_arrays_are_resampled_to_16k(tmp_path, sr):
-    librosa = pytest.importorskip("librosa")
+    import librosa
     x = make_float(3, sr)  # one second at sr
     path = tmp_path / f"sr{sr}.wav"
     sf.write(path, x, sr, subtype="FLOAT")
@@ -265,7 +267,7 @@ def test_pooling_variants_are_consistent(model):
 
 def test_mfcc_matches_an_independent_librosa_reference():
     """25 ms Hann windows, 10 ms hop, 512-point FFT, 64 mels 125-7500 Hz, log, DCT-II."""
-    librosa = pytest.importorskip("librosa")
+    import librosa
     from scipy.fft import dct
 
     x = make_float(5, 16000).astype(np.float64)
@@ -286,7 +288,7 @@ def test_mfcc_matches_an_independent_librosa_reference():
 
 
 def test_set_output_pandas(tmp_path):
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     pcm = [make_int16(s, 8000) for s in range(3)]
     paths = write_wavs(tmp_path, pcm)
     enc = EncoderTransformer(pooling="mean").set_output(transform="pandas")
@@ -443,7 +445,7 @@ def test_bad_input_errors(X, error, match):
 
 
 def test_transform_of_no_clips_raises():
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     enc = EncoderTransformer().fit([make_float(0, 800)])
     for empty in (np.zeros((0, 800), np.float32), [], pd.Series([], dtype=object)):
         with pytest.raises(ValueError, match="contains no clips"):
@@ -451,7 +453,7 @@ def test_transform_of_no_clips_raises():
 
 
 def test_single_path_and_sparse_and_dataframe_errors(tmp_path):
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     import scipy.sparse
 
     path = write_wavs(tmp_path, [make_int16(0, 4000)])[0]
@@ -844,6 +846,26 @@ def test_cache_changed_file_is_embedded_again(tmp_path, count_spectral):
     assert_array_equal(got2, got[[0, 0, 2]])
 
 
+def test_cache_sees_a_new_size_when_the_mtime_is_kept(tmp_path, count_spectral):
+    """A file rewritten with other audio and its old mtime restored (as rsync -t or a
+    copy from an archive leaves it) is embedded again: the key holds the size."""
+    pcm = [make_int16(s, 8000) for s in range(2)]
+    paths = write_wavs(tmp_path, pcm)
+    cache = tmp_path / "cache"
+    embed(paths, memory=cache)
+    count_spectral.clear()
+
+    st = os.stat(paths[1])
+    longer = make_int16(42, 12000)
+    sf.write(paths[1], longer, SR, subtype="PCM_16")
+    os.utime(paths[1], ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(paths[1]).st_mtime_ns == st.st_mtime_ns
+    assert os.stat(paths[1]).st_size != st.st_size
+    got = embed(paths, memory=cache)
+    assert count_spectral == [1]  # only the rewritten file
+    assert_array_equal(got[1], embed([as_float(longer)])[0])
+
+
 def test_cache_duplicates_embedded_once(tmp_path, count_spectral):
     a, b = make_float(0, 4000), make_float(1, 4000)
     path = write_wavs(tmp_path, [make_int16(2, 4000)])[0]
@@ -928,6 +950,53 @@ def test_cache_interrupted_write_leaves_no_phantom_shard(tmp_path, monkeypatch):
     assert_array_equal(embed([make_float(9, 1000)], memory=cache), embed([make_float(9, 1000)]))
     assert len(list(folder.glob("[!.]*.keys.npy"))) == 1  # merged despite the stray file
     assert_array_equal(embed(clips, memory=cache), uncached)
+
+
+@pytest.mark.parametrize("crash_at", ["embeddings", "keys", "removal"])
+def test_cache_merge_interrupted_loses_no_row(tmp_path, monkeypatch, crash_at):
+    """A merge that dies part way (a crash, a full disk) leaves every row findable."""
+    store = cache_module.EmbeddingStore(tmp_path, {"name": "probe", "dim": 3})
+    rng = np.random.default_rng(0)
+    keys = [bytes(rng.integers(0, 256, 16, dtype=np.uint8)) for _ in range(12)]
+    rows = rng.standard_normal((12, 3)).astype(np.float32)
+    for start in range(0, 12, 3):  # four shards
+        store.add(keys[start:start + 3], rows[start:start + 3])
+    assert len(store._shards()) == 4
+
+    real_save, real_remove = cache_module._atomic_save, os.remove
+    saves = []
+
+    def failing_save(path, array):
+        saves.append(path.name)
+        if (crash_at == "embeddings" and path.name.endswith(".emb.npy")) or (
+                crash_at == "keys" and path.name.endswith(".keys.npy")):
+            raise OSError("simulated crash in merge")
+        return real_save(path, array)
+
+    def failing_remove(path):
+        if crash_at == "removal":
+            raise OSError("simulated crash in merge")
+        return real_remove(path)
+
+    monkeypatch.setattr(cache_module, "_atomic_save", failing_save)
+    monkeypatch.setattr(cache_module.os, "remove", failing_remove)
+    with pytest.raises(OSError, match="simulated crash in merge"):
+        store.merge()
+    monkeypatch.undo()
+    if crash_at != "removal":  # no half-written merged shard is left behind
+        assert sorted(p.name for p in store.folder.iterdir() if p.name.endswith(".npy")) == \
+            sorted(f"{shard}{suffix}" for shard in store._shards()
+                   for suffix in (".emb.npy", ".keys.npy"))
+
+    reopened = cache_module.EmbeddingStore(tmp_path, {"name": "probe", "dim": 3})
+    found, got = reopened.lookup(keys)
+    assert found.all()
+    assert_array_equal(got, rows)
+    reopened.merge()  # a later merge completes the job
+    assert len(reopened._shards()) == 1
+    found, got = reopened.lookup(keys)
+    assert found.all()
+    assert_array_equal(got, rows)
 
 
 CONCURRENT_WORKER = """
@@ -1101,7 +1170,7 @@ def test_fit_learns_nothing():
 
 
 def test_n_features_in_only_when_fit_on_2d_array(tmp_path):
-    pd = pytest.importorskip("pandas")
+    pd = require("pandas")
     clips = np.stack([make_float(s, 4000) for s in range(3)])
     enc = EncoderTransformer().fit(clips)
     assert enc.n_features_in_ == 4000

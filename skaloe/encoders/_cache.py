@@ -166,8 +166,17 @@ class EmbeddingStore:
         _, first = np.unique(key_array.view(f"V{_KEY_BYTES}").ravel(), return_index=True)
         first.sort()
         merged = f"{uuid.uuid4().hex}"
+        # The merged shard is complete (its keys file in place) before any old
+        # shard is removed: a merge that dies part way loses no row.
         _atomic_save(self.folder / f"{merged}.emb.npy", np.concatenate(embs)[first])
-        _atomic_save(self.folder / f"{merged}.keys.npy", key_array[first])
+        try:
+            _atomic_save(self.folder / f"{merged}.keys.npy", key_array[first])
+        except BaseException:  # no embeddings file without its keys is left behind
+            try:
+                os.remove(self.folder / f"{merged}.emb.npy")
+            except OSError:
+                pass
+            raise
         for shard in shards:
             for suffix in (".keys.npy", ".emb.npy"):
                 try:
