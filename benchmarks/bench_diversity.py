@@ -29,10 +29,17 @@ Usage::
     python benchmarks/bench_diversity.py --n-pool 20000     # quick
     python benchmarks/bench_diversity.py --duplicates 0.05  # 5% near duplicates
 
-Peer numbers for scale (``/work/shared/reference/active-learning-peers.md``,
-section 0): scikit-activeml ``CoreSet.query(batch=100)`` 13.2 s on 100k,
-``Badge.query(batch=100)`` 61.8 s on a 20k pool. Timings on shared machines
-are noisy: compare the ratios within one run, not absolute numbers across runs.
+With ``--peers`` and scikit-activeml installed (``pip install
+scikit-activeml``), its diverse batch strategies run on the same pool in the
+same run, class-agnostic, one timed query each: ``CoreSet`` (greedy k-center)
+and ``Badge`` (k-means++ on gradient embeddings of the same
+``LogisticRegression``, fitted once outside the timed block). Badge holds an
+``n_pool x (n_classes x n_features)`` float64 embedding in memory; it runs only
+when that fits in ``--peer-memory-gb`` (default 4), and the script says so when
+it does not. Nothing is printed for a peer that did not run in this process.
+
+Timings on shared machines are noisy: compare the ratios within one run, not
+absolute numbers across runs.
 """
 
 from __future__ import annotations
@@ -111,6 +118,10 @@ def main(argv=None):
                         help="clusters for cluster-margin (default: sqrt(n_pool))")
     parser.add_argument("--duplicates", type=float, default=0.0,
                         help="fraction of the pool made near copies of the most uncertain samples")
+    parser.add_argument("--peers", action="store_true",
+                        help="also time scikit-activeml's CoreSet and Badge (when installed)")
+    parser.add_argument("--peer-memory-gb", type=float, default=4.0,
+                        help="largest gradient embedding Badge may build (default: 4 GB)")
     args = parser.parse_args(argv)
 
     import sklearn
@@ -178,24 +189,65 @@ def main(argv=None):
                 **batch_stats(X, batch, scores, predicted, cluster_labels),
             )
 
+    peer_versions = {}
+    if args.peers:
+        peer_versions = run_peers(X, y, seed, clf, n, args, results, scores, predicted,
+                                  cluster_labels)
+
     print()
     print(f"Diverse batches: pool {args.n_pool} x {args.n_features} float32 "
           f"({X.nbytes / 1e6:.0f} MB), {args.n_classes} classes, batch {n} from "
           f"{len(candidates)} unlabeled, factor {args.factor:g}, near duplicates "
           f"{args.duplicates:.0%}, {args.rounds} rounds per method")
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, scikit-learn "
-          f"{sklearn.__version__}, skaloe {skaloe.__version__}")
+          f"{sklearn.__version__}, skaloe {skaloe.__version__}"
+          + "".join(f", {name} {version}" for name, version in peer_versions.items()))
     print(f"one scoring pass (float32 logits + margin over the pool): {1e3 * score_time:.0f} ms")
     print(f"fit_pool_clusters (one-off, per pool): {cluster_time:.1f} s -> {n_found} clusters")
-    print(f"{'mode':15s} {'method':15s} {'per round':>10s} {'/top-k':>7s} {'/score':>7s} "
+    print(f"{'mode':15s} {'method':18s} {'per round':>10s} {'/top-k':>7s} {'/score':>7s} "
           f"{'mean score':>10s} {'min NN':>7s} {'med NN':>7s} {'clusters':>8s} {'classes':>7s}")
     for (mode, name), r in results.items():
         base = results[mode, "top-k"]["time"]
-        print(f"{mode:15s} {name:15s} {1e3 * r['time']:7.1f} ms {r['time'] / base:6.1f}x "
+        print(f"{mode:15s} {name:18s} {1e3 * r['time']:7.1f} ms {r['time'] / base:6.1f}x "
               f"{r['time'] / score_time:6.2f}x {r['mean_score']:10.4f} {r['min_nn']:7.2f} "
               f"{r['median_nn']:7.2f} {r['clusters']:8d} {r['classes']:7d}")
-    print("  (NN: distance of a batch member to its nearest other member; peers for scale: "
-          "scikit-activeml CoreSet 13.2 s on 100k, Badge 61.8 s on 20k, batch 100)")
+    print("  (NN: distance of a batch member to its nearest other member"
+          + ("; scikit-activeml: one query each, class-agnostic" if peer_versions else "") + ")")
+
+
+def run_peers(X, y, seed, clf, n, args, results, scores, predicted, cluster_labels):
+    """Time scikit-activeml's CoreSet and Badge on the same pool; add rows to ``results``."""
+    try:
+        import skactiveml
+        from skactiveml.classifier import SklearnClassifier
+        from skactiveml.pool import Badge, CoreSet
+        from sklearn.base import clone
+    except ImportError:
+        print("scikit-activeml is not installed (pip install scikit-activeml): no peer rows.")
+        return {}
+    y_partial = np.full(len(X), np.nan)
+    y_partial[seed] = y[seed]
+    peers = {"skactiveml CoreSet": lambda: CoreSet(random_state=0).query(
+        X, y_partial, batch_size=n)}
+    badge_gb = len(X) * args.n_classes * X.shape[1] * 8 / 1e9
+    if badge_gb <= args.peer_memory_gb:
+        wrapped = SklearnClassifier(clone(clf), classes=np.arange(args.n_classes),
+                                    random_state=0).fit(X, y_partial)
+        peers["skactiveml Badge"] = lambda: Badge(random_state=0).query(
+            X, y_partial, wrapped, fit_clf=False, batch_size=n)
+    else:
+        print(f"scikit-activeml Badge not run: its gradient embedding would take "
+              f"{badge_gb:.0f} GB (> --peer-memory-gb {args.peer_memory_gb:g}).")
+    for name, query in peers.items():
+        print(f"Timing {name} (one query of {n}) ...", flush=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0 = time.perf_counter()
+            batch = np.asarray(query())
+            elapsed = time.perf_counter() - t0
+        results["class-agnostic", name] = dict(
+            time=elapsed, **batch_stats(X, batch, scores, predicted, cluster_labels))
+    return {"scikit-activeml": skactiveml.__version__}
 
 
 if __name__ == "__main__":

@@ -13,15 +13,20 @@ from ci_support import require
 from skaloe.cli import main, run_demo
 
 
-def test_demo_prints_learning_curves_and_upper_bound(tmp_path):
-    args = SimpleNamespace(
+def _run_demo(tmp_path, **options):
+    """What ``skaloe demo`` prints, on 240 clips written to tmp_path/audio."""
+    args = dict(
         n_samples=240, rounds=3, runs=1, n_per_class=2, model="mfcc",
         data_dir=str(tmp_path / "audio"), cache=str(tmp_path / "cache"),
         n_jobs=None, random_state=0, verbose=0,
     )
     out = io.StringIO()
-    assert run_demo(args, out=out) == 0
-    text = out.getvalue()
+    assert run_demo(SimpleNamespace(**{**args, **options}), out=out) == 0
+    return out.getvalue()
+
+
+def test_demo_prints_learning_curves_and_upper_bound(tmp_path):
+    text = _run_demo(tmp_path)
     assert "240 synthetic vowel clips" in text
     rows = re.findall(r"^\s+(\d+)\s+(0\.\d{3}|1\.000)\s+(0\.\d{3}|1\.000)\s*$", text, re.M)
     # 2 labels x 12 classes to start, then 3 class-aware rounds of 12.
@@ -43,14 +48,8 @@ def test_demo_columns_are_the_strategies_they_name(tmp_path):
     from skaloe.datasets import load_audio_folder
     from skaloe.experiment import simulate
 
-    args = SimpleNamespace(
-        n_samples=240, rounds=3, runs=2, n_per_class=1, model="mfcc",
-        data_dir=str(tmp_path / "audio"), cache=str(tmp_path / "cache"),
-        n_jobs=None, random_state=4, verbose=0,
-    )
-    out = io.StringIO()
-    assert run_demo(args, out=out) == 0
-    rows = re.findall(r"^\s+(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s*$", out.getvalue(), re.M)
+    text = _run_demo(tmp_path, runs=2, n_per_class=1, random_state=4)
+    rows = re.findall(r"^\s+(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s*$", text, re.M)
     table = np.array([[float(v) for v in row] for row in rows])
     assert table[:, 0].tolist() == [12, 24, 36, 48]
 

@@ -393,14 +393,12 @@ def _hand_scores(proba, strategy):
     raise ValueError(strategy)
 
 
-@pytest.mark.parametrize("strategy", ["margin", "least_confidence"])
-def test_simulate_round_by_round_matches_a_loop_written_here(strategy):
-    """Every round of simulate is the strategy and selection it is labelled with.
+def _recorded_simulation(**params):
+    """simulate on a 3-class problem, with the training set of every fit recorded.
 
-    A classifier that records what it is fitted on shows the labeled set of
-    each round; the next round's picks must be the batch that this test's own
-    model and scores choose (class-agnostic: the top scores), and the recorded
-    validation score must be that model's accuracy.
+    Returns the results, the pool positions and labels of every fit (the
+    seed set, then one fit per round, then the upper bound on the whole pool)
+    and the data.
     """
     X, y = make_classification(
         260, n_features=6, n_informative=4, n_classes=3, n_clusters_per_class=1,
@@ -414,27 +412,37 @@ def test_simulate_round_by_round_matches_a_loop_written_here(strategy):
             fitted_on.append((np.array(X, copy=True), np.array(y, copy=True)))
             return super().fit(X, y, sample_weight=sample_weight)
 
-    n_rounds, batch = 5, 4
-    results = simulate(
-        X_pool, y_pool, X_val, y_val,
-        estimator=RecordingLogisticRegression(max_iter=1000),
-        strategies=(strategy,), selections=("class-agnostic",),
-        n_rounds=n_rounds, batch_size=batch, n_per_class=2, n_runs=1, random_state=0,
-    )
-    # the seed set, one fit per round, then the upper bound on the whole pool
-    assert len(fitted_on) == n_rounds + 2
-    assert len(fitted_on[-1][0]) == len(X_pool)
+    results = simulate(X_pool, y_pool, X_val, y_val,
+                       estimator=RecordingLogisticRegression(max_iter=1000),
+                       n_per_class=2, n_runs=1, random_state=0, **params)
     position_of = {row.tobytes(): i for i, row in enumerate(X_pool)}
+    fits = [(sorted(position_of[row.tobytes()] for row in X_fit), y_fit)
+            for X_fit, y_fit in fitted_on]
+    return results, fits, (X_pool, y_pool, X_val, y_val)
 
-    def positions(rows):
-        return sorted(position_of[row.tobytes()] for row in rows)
 
-    labeled = positions(fitted_on[0][0])
+@pytest.mark.parametrize("strategy", ["margin", "least_confidence"])
+def test_simulate_round_by_round_matches_a_loop_written_here(strategy):
+    """Every round of simulate is the strategy and selection it is labelled with.
+
+    A classifier that records what it is fitted on shows the labeled set of
+    each round; the next round's picks must be the batch that this test's own
+    model and scores choose (class-agnostic: the top scores), and the recorded
+    validation score must be that model's accuracy.
+    """
+    n_rounds, batch = 5, 4
+    results, fits, (X_pool, y_pool, X_val, y_val) = _recorded_simulation(
+        strategies=(strategy,), selections=("class-agnostic",), n_rounds=n_rounds,
+        batch_size=batch)
+    # the seed set, one fit per round, then the upper bound on the whole pool
+    assert len(fits) == n_rounds + 2
+    assert fits[-1][0] == list(range(len(X_pool)))
+    labeled = fits[0][0]
     assert sorted(np.bincount(y_pool[labeled]).tolist()) == [2, 2, 2]
     assert [r["round"] for r in results.records] == list(range(n_rounds + 1))
     for rnd, record in enumerate(results.records):
-        X_train, y_train = fitted_on[rnd]
-        assert positions(X_train) == labeled
+        positions, y_train = fits[rnd]
+        assert positions == labeled
         np.testing.assert_array_equal(np.sort(y_train), np.sort(y_pool[labeled]))
         assert record["n_labels"] == len(labeled)
         model = LogisticRegression(max_iter=1000).fit(X_pool[labeled], y_pool[labeled])
@@ -444,33 +452,17 @@ def test_simulate_round_by_round_matches_a_loop_written_here(strategy):
         scores = _hand_scores(model.predict_proba(X_pool), strategy)
         scores[labeled] = -np.inf
         expected = set(np.argsort(-scores, kind="stable")[:batch].tolist())
-        picked = set(positions(fitted_on[rnd + 1][0])) - set(labeled)
+        picked = set(fits[rnd + 1][0]) - set(labeled)
         assert picked == expected, f"round {rnd + 1}"
         labeled = sorted(set(labeled) | picked)
 
 
 def test_simulate_class_aware_rounds_spread_over_predicted_classes():
     """With class-aware selection each round asks one clip per predicted class."""
-    X, y = make_classification(
-        260, n_features=6, n_informative=4, n_classes=3, n_clusters_per_class=1,
-        class_sep=0.8, random_state=3,
-    )
-    X_pool, y_pool, X_val, y_val = X[:200], y[:200], X[200:], y[200:]
-    fitted_on = []
-
-    class RecordingLogisticRegression(LogisticRegression):
-        def fit(self, X, y, sample_weight=None):
-            fitted_on.append(np.array(X, copy=True))
-            return super().fit(X, y, sample_weight=sample_weight)
-
-    simulate(X_pool, y_pool, X_val, y_val,
-             estimator=RecordingLogisticRegression(max_iter=1000),
-             strategies=("margin",), selections=("class-aware",),
-             n_rounds=4, n_per_class=2, n_runs=1, random_state=0)
-    position_of = {row.tobytes(): i for i, row in enumerate(X_pool)}
-    for before, after in zip(fitted_on[:4], fitted_on[1:5]):
-        labeled = sorted(position_of[row.tobytes()] for row in before)
-        picked = sorted({position_of[row.tobytes()] for row in after} - set(labeled))
+    _, fits, (X_pool, y_pool, _, _) = _recorded_simulation(
+        strategies=("margin",), selections=("class-aware",), n_rounds=4)
+    for (labeled, _), (after, _) in zip(fits[:4], fits[1:5]):
+        picked = sorted(set(after) - set(labeled))
         model = LogisticRegression(max_iter=1000).fit(X_pool[labeled], y_pool[labeled])
         predicted = model.predict(X_pool)
         assert len(picked) == 3  # batch = number of classes
