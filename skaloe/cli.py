@@ -112,10 +112,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_encoder_options(parser, *, cache_help):
     parser.add_argument(
-        "--model", default="mfcc", metavar="MODEL",
-        help="encoder: an offline built-in ('mfcc', 'logmel'), a TF-Hub model name such as "
-             "'trillsson1'...'trillsson5', 'yamnet', 'vggish' (downloaded on first use), a "
-             "tfhub.dev or Kaggle URL, or a SavedModel folder (default: mfcc)",
+        "--model", default="ge2e", metavar="MODEL",
+        help="encoder: a built-in that runs offline ('ge2e', a pretrained speech network "
+             "whose weights ship with skaloe; the spectral baselines 'mfcc', 'logmel'), a "
+             "TF-Hub model name such as 'trillsson1'...'trillsson5', 'yamnet', 'vggish' "
+             "(downloaded on first use), a tfhub.dev or Kaggle URL, or a SavedModel folder "
+             "(default: ge2e)",
     )
     parser.add_argument("--cache", default=None, metavar="DIR", help=cache_help)
     parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
@@ -149,8 +151,9 @@ def _build_parser():
     demo.add_argument("--n-per-class", type=_positive_int, default=2,
                       help="labels per class to start from (default: 2)")
     demo.add_argument(
-        "--model", default="mfcc", choices=("mfcc", "logmel"),
-        help="offline encoder (default: mfcc)",
+        "--model", default="ge2e", choices=("ge2e", "mfcc", "logmel"),
+        help="offline encoder: 'ge2e', a pretrained speech network that ships with skaloe, "
+             "or a spectral baseline (default: ge2e)",
     )
     demo.add_argument(
         "--data-dir", default=None,

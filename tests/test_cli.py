@@ -138,12 +138,12 @@ def test_embed_class_folder_writes_labeled_npz(vowel_folder, tmp_path, capsys):
     text = capsys.readouterr().out
     written = tmp_path / "sub" / "emb.npz"
     assert len(text.strip().splitlines()) == 1
-    assert "240 clips" in text and "40-d" in text and "12 classes" in text
+    assert "240 clips" in text and "1536-d" in text and "12 classes" in text
     assert str(written) in text
     with np.load(written) as data:
         emb, paths = data["embeddings"], data["paths"]
         labels, names = data["labels"], data["label_names"]
-    assert emb.shape == (240, 40) and emb.dtype == np.float32
+    assert emb.shape == (240, 1536) and emb.dtype == np.float32
     assert np.isfinite(emb).all()
     assert labels.shape == (240,) and labels.dtype.kind == "i"
     assert sorted(os.listdir(vowel_folder)) == names.tolist()
@@ -166,7 +166,7 @@ def test_embed_file_list_with_and_without_labels(vowel_folder, vowel_npz, tmp_pa
     assert main(["embed", str(listing), "-o", str(out)]) == 0
     assert "30 clips" in capsys.readouterr().out
     with np.load(out) as data:
-        assert data["embeddings"].shape == (30, 40)
+        assert data["embeddings"].shape == (30, 1536)
         assert data["embeddings"].dtype == np.float32
         names = data["label_names"].tolist()
         labels = data["labels"]
@@ -188,7 +188,7 @@ def test_embed_file_list_with_and_without_labels(vowel_folder, vowel_npz, tmp_pa
     assert main(["embed", str(unlabeled), "-o", str(out2)]) == 0
     assert "no labels" in capsys.readouterr().out
     with np.load(out2) as data:
-        assert data["embeddings"].shape == (5, 40)
+        assert data["embeddings"].shape == (5, 1536)
         assert "labels" not in data.files and "label_names" not in data.files
 
 
@@ -204,7 +204,7 @@ def test_embed_unlabeled_folder(vowel_folder, tmp_path, capsys):
     assert "7 clips" in captured.out and "no labels" in captured.out
     assert "Embedding with" in captured.err  # the progress bar
     with np.load(out) as data:
-        assert data["embeddings"].shape == (7, 40)
+        assert data["embeddings"].shape == (7, 1536)
         assert data["embeddings"].dtype == np.float32
         assert sorted(os.path.basename(p) for p in data["paths"]) == sorted(
             f.name for f in flat.glob("*.wav"))
@@ -261,7 +261,7 @@ def test_simulate_on_audio_folder(vowel_folder, tmp_path, capsys):
                  "--rounds", "2", "--runs", "1", "--n-per-class", "2",
                  "--scoring", "balanced_accuracy", "--out", str(out_dir)]) == 0
     text = capsys.readouterr().out
-    assert "240 clips in 12 classes" in text and "embedded with mfcc" in text
+    assert "240 clips in 12 classes" in text and "embedded with ge2e" in text
     keys = [(s, sel) for s in ("entropy", "random") for sel in ("class-aware", "class-agnostic")]
     # class-aware asks 12 labels a round, class-agnostic 1.
     _check_simulation_output(text, out_dir, keys, [24, 25, 26, 36, 48])
@@ -389,7 +389,7 @@ _ERRORS = [
     (["simulate", "{npz}", "--val-input", "{bad}/nope.npz"], "--val-input"),
     (["simulate", "{npz}", "--test-input", "{bad}/unlabeled.npz"], "holds no labels"),
     (["simulate", "{npz}", "--test-input", "{bad}/flat"], "has no labels"),
-    (["simulate", "{npz}", "--val-input", "{bad}/wide.npz"], "holds 41-d embeddings"),
+    (["simulate", "{npz}", "--val-input", "{bad}/wide.npz"], "holds 1537-d embeddings"),
     (["simulate", "{npz}", "--test-input", "{bad}/new_class.npz"], "has class 'zz'"),
     (["simulate", "{npz}", "--val-input", "{bad}/other_model.npz"],
      "was embedded with 'logmel'"),
@@ -588,7 +588,7 @@ def test_embed_dask_local_writes_a_store_equal_to_the_npz(tone_store, tone_npz, 
     store, code, text = tone_store
     assert code == 0
     assert len(text.strip().splitlines()) == 1
-    for part in ("24 clips", "40-d", "3 classes", "labels in labels.json",
+    for part in ("24 clips", "1536-d", "3 classes", "labels in labels.json",
                  "a local cluster of 2 workers", "5 of 5 shards embedded", str(store)):
         assert part in text
     assert sorted(os.listdir(store)) == [
@@ -630,7 +630,7 @@ def _simulate_records(argv, out_dir, capsys):
 def test_simulate_reads_a_store_like_the_npz(tone_store, tone_npz, tmp_path, capsys):
     store = tone_store[0]
     text, from_store = _simulate_records([str(store)], tmp_path / "store", capsys)
-    assert f"24 embeddings (40-d) in 3 classes from the store {store}" in text
+    assert f"24 embeddings (1536-d) in 3 classes from the store {store}" in text
     _, from_npz = _simulate_records([str(tone_npz)], tmp_path / "npz", capsys)
     assert from_store == from_npz
     assert len(from_store[0]) == 2 * 2 * 3  # runs x strategies x (seed + 2 rounds)
@@ -639,7 +639,7 @@ def test_simulate_reads_a_store_like_the_npz(tone_store, tone_npz, tmp_path, cap
     text, held_store = _simulate_records(
         [str(tone_npz), "--val-input", str(store), "--test-input", str(store)],
         tmp_path / "held_store", capsys)
-    assert "--val-input: 24 embeddings (40-d) in 3 classes from the store" in text
+    assert "--val-input: 24 embeddings (1536-d) in 3 classes from the store" in text
     _, held_npz = _simulate_records(
         [str(tone_npz), "--val-input", str(tone_npz), "--test-input", str(tone_npz)],
         tmp_path / "held_npz", capsys)
@@ -688,8 +688,8 @@ def test_embed_dask_failed_shard_is_one_line_and_resumes(scheduler, tmp_path, ca
     assert json.loads((store / "labels.json").read_text())["labels"] == [0] * 5 + [1] * 5
     from skaloe.encoders import EncoderTransformer
 
-    expected = EncoderTransformer("mfcc").fit_transform(store_info(store)["paths"])
-    np.testing.assert_allclose(open_store(store), expected, rtol=1e-6, atol=1e-7)
+    expected = EncoderTransformer().fit_transform(store_info(store)["paths"])
+    np.testing.assert_array_equal(open_store(store), expected)
 
     # --overwrite embeds everything again; an unlabeled INPUT leaves no labels behind.
     listing = tmp_path / "clips.txt"

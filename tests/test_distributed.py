@@ -97,10 +97,18 @@ def mfcc_reference(clips):
     return EncoderTransformer("mfcc").fit_transform(clips)
 
 
+def test_default_encoder_is_the_embedded_network(client, clips, tmp_path):
+    X = embed_distributed(clips[:12], tmp_path / "store", client=client, shard_size=5)
+    info = store_info(tmp_path / "store")
+    assert info["model"] == "ge2e" and info["dim"] == 1536
+    # Shards batch other clips together than one call does: the same embeddings.
+    np.testing.assert_array_equal(X, EncoderTransformer().fit_transform(clips[:12]))
+
+
 @pytest.mark.parametrize("write_on", ["workers", "client"])
 def test_embeddings_equal_encoder_transformer(client, clips, mfcc_reference, tmp_path, write_on):
     store = tmp_path / "store"
-    X = embed_distributed(clips, store, client=client, shard_size=7, write_on=write_on)
+    X = embed_distributed(clips, store, model="mfcc", client=client, shard_size=7, write_on=write_on)
     assert isinstance(X, np.memmap) and not X.flags.writeable
     assert X.dtype == np.float32 and X.shape == mfcc_reference.shape
     np.testing.assert_array_equal(X, mfcc_reference)
@@ -161,7 +169,7 @@ def test_bad_file_is_named_and_the_run_resumes(client, clips, mfcc_reference, tm
         f.write(b"this is no audio")
     store = tmp_path / "store"
     with pytest.raises(ShardError, match=re.escape(bad)) as excinfo:
-        embed_distributed(paths, store, client=client, shard_size=5)
+        embed_distributed(paths, store, model="mfcc", client=client, shard_size=5)
     assert "Shard 3 (paths[15:20])" in str(excinfo.value)
     info = store_info(store)
     assert not info["complete"] and info["shards_done"] < 6
@@ -171,37 +179,37 @@ def test_bad_file_is_named_and_the_run_resumes(client, clips, mfcc_reference, tm
     assert partial.shape == (30, 40)
 
     _write_clip(bad, 17)  # the file is repaired: run again, same arguments
-    X = embed_distributed(paths, store, client=client, shard_size=5)
+    X = embed_distributed(paths, store, model="mfcc", client=client, shard_size=5)
     np.testing.assert_array_equal(X, mfcc_reference)
 
 
 def test_stored_shards_are_skipped(client, clips, mfcc_reference, tmp_path):
     store = tmp_path / "store"
-    embed_distributed(clips, store, client=client, shard_size=8)
+    embed_distributed(clips, store, model="mfcc", client=client, shard_size=8)
     data = np.load(store / "embeddings.npy", mmap_mode="r+")
     data[:8] = 7.0  # shard 0: marked as stored, so a re-run must leave it alone
     data[8:16] = 0.0  # shard 1: its marker is removed, as if a worker died mid-shard
     data.flush()
     del data
     os.remove(store / "shards" / "00001.json")
-    X = embed_distributed(clips, store, client=client, shard_size=8)
+    X = embed_distributed(clips, store, model="mfcc", client=client, shard_size=8)
     assert (X[:8] == 7.0).all()
     np.testing.assert_array_equal(X[8:], mfcc_reference[8:])
-    X = embed_distributed(clips, store, client=client, shard_size=8, overwrite=True)
+    X = embed_distributed(clips, store, model="mfcc", client=client, shard_size=8, overwrite=True)
     np.testing.assert_array_equal(X, mfcc_reference)
 
 
 def test_resume_refuses_another_run(client, clips, tmp_path):
     store = tmp_path / "store"
-    embed_distributed(clips, store, client=client, shard_size=10)
+    embed_distributed(clips, store, model="mfcc", client=client, shard_size=10)
     with pytest.raises(ValueError, match="model 'mfcc'.*not of 'logmel'.*overwrite=True"):
         embed_distributed(clips, store, model="logmel", client=client, shard_size=10)
     with pytest.raises(ValueError, match=r"other files \(paths\[0\]"):
-        embed_distributed(clips[::-1], store, client=client, shard_size=10)
+        embed_distributed(clips[::-1], store, model="mfcc", client=client, shard_size=10)
     with pytest.raises(ValueError, match="other files .*30 files, not 31"):
-        embed_distributed(clips + [clips[0]], store, client=client, shard_size=10)
+        embed_distributed(clips + [clips[0]], store, model="mfcc", client=client, shard_size=10)
     with pytest.raises(ValueError, match="shard_size=10, not 4"):
-        embed_distributed(clips, store, client=client, shard_size=4)
+        embed_distributed(clips, store, model="mfcc", client=client, shard_size=4)
     X = embed_distributed(clips[:5], store, model="logmel", client=client, overwrite=True)
     assert X.shape == (5, 128)
 

@@ -57,6 +57,12 @@ def make_float(seed, n_samples, sr=SR):
 
 
 def embed(X, **params):
+    """Embed with the fast spectral ``mfcc`` encoder unless another model is named.
+
+    The tests of this module are about input forms, caching and errors, which
+    every encoder shares; ``tests/test_ge2e.py`` tests the default encoder.
+    """
+    params.setdefault("model", "mfcc")
     return EncoderTransformer(**params).fit_transform(X)
 
 
@@ -165,11 +171,11 @@ def test_column_of_paths_and_column_transformer(tmp_path):
     column = np.array(paths, dtype=object)[:, np.newaxis]
     assert_array_equal(embed(column), ref)
     assert_array_equal(embed(column.astype(str)), ref)
-    assert not hasattr(EncoderTransformer().fit(column), "n_features_in_")
+    assert not hasattr(EncoderTransformer("mfcc").fit(column), "n_features_in_")
 
     table = pd.DataFrame({"path": paths, "age": [31, 47]})
     for data, columns in [(table, ["path"]), (table, "path"), (table.to_numpy(), [0])]:
-        ct = ColumnTransformer([("audio", EncoderTransformer(), columns)], remainder="passthrough")
+        ct = ColumnTransformer([("audio", EncoderTransformer("mfcc"), columns)], remainder="passthrough")
         out = ct.fit_transform(data)
         assert out.shape == (2, 41)
         assert_allclose(np.asarray(out[:, :40], dtype=np.float32), ref)
@@ -222,7 +228,7 @@ def test_files_and_arrays_are_resampled_to_16k(tmp_path, sr):
     ref = embed([resampled.astype(np.float32)])
     assert_allclose(embed([path]), ref, rtol=1e-5, atol=1e-4)
     assert_allclose(
-        EncoderTransformer(sample_rate=sr).fit_transform(x[np.newaxis]), ref, rtol=1e-5, atol=1e-4
+        EncoderTransformer("mfcc", sample_rate=sr).fit_transform(x[np.newaxis]), ref, rtol=1e-5, atol=1e-4
     )
     # without sample_rate the same array is taken to be 16 kHz audio: a different embedding
     assert not np.allclose(embed(x[np.newaxis]), ref, atol=1e-2)
@@ -291,7 +297,7 @@ def test_set_output_pandas(tmp_path):
     pd = require("pandas")
     pcm = [make_int16(s, 8000) for s in range(3)]
     paths = write_wavs(tmp_path, pcm)
-    enc = EncoderTransformer(pooling="mean").set_output(transform="pandas")
+    enc = EncoderTransformer("mfcc", pooling="mean").set_output(transform="pandas")
 
     out = enc.fit_transform([as_float(x) for x in pcm])
     assert isinstance(out, pd.DataFrame)
@@ -376,7 +382,7 @@ def _re(text):
 def test_missing_file_error_names_path_and_index(tmp_path, memory):
     good = write_wavs(tmp_path, [make_int16(0, 4000)])[0]
     missing = str(tmp_path / "nope.wav")
-    enc = EncoderTransformer(memory=tmp_path / "cache" if memory else None)
+    enc = EncoderTransformer("mfcc", memory=tmp_path / "cache" if memory else None)
     with pytest.raises(FileNotFoundError, match=_re(missing) + r".*X\[1\].*does not exist"):
         enc.fit_transform([good, missing])
 
@@ -412,12 +418,12 @@ def test_non_finite_samples_name_the_clip(bad):
     with pytest.raises(ValueError, match=r"X\[2\] contains NaN or infinite samples.*sample 123"):
         embed(clips)
     # in a 2-D array given to transform
-    enc = EncoderTransformer().fit(clips[:2])
+    enc = EncoderTransformer("mfcc").fit(clips[:2])
     with pytest.raises(ValueError, match=r"X\[2\] contains NaN or infinite samples"):
         enc.transform(np.stack(clips))
     # fit on a 2-D array uses scikit-learn's check (which does not name the clip)
     with pytest.raises(ValueError, match="NaN|infinity"):
-        EncoderTransformer().fit(np.stack(clips))
+        EncoderTransformer("mfcc").fit(np.stack(clips))
 
 
 @pytest.mark.parametrize(
@@ -446,7 +452,7 @@ def test_bad_input_errors(X, error, match):
 
 def test_transform_of_no_clips_raises():
     pd = require("pandas")
-    enc = EncoderTransformer().fit([make_float(0, 800)])
+    enc = EncoderTransformer("mfcc").fit([make_float(0, 800)])
     for empty in (np.zeros((0, 800), np.float32), [], pd.Series([], dtype=object)):
         with pytest.raises(ValueError, match="contains no clips"):
             enc.transform(empty)
@@ -460,7 +466,7 @@ def test_single_path_and_sparse_and_dataframe_errors(tmp_path):
     for single in (path, Path(path)):
         with pytest.raises(ValueError, match="single path " + _re(repr(path)) + r".*\[path\]"):
             embed(single)
-    enc = EncoderTransformer().fit([path])
+    enc = EncoderTransformer("mfcc").fit([path])
     with pytest.raises(ValueError, match="single path"):
         enc.transform(path)
     dense = np.ones((2, 800))
@@ -675,7 +681,7 @@ def test_cache_warm_pass_new_instance_and_new_process(tmp_path, monkeypatch):
         SpectralRunner.embed = boom
         cache, a, b, arrays, out = sys.argv[1:]
         arrays = np.load(arrays)
-        emb = EncoderTransformer(memory=cache).fit_transform([a, b, arrays["a"], arrays["b"]])
+        emb = EncoderTransformer("mfcc", memory=cache).fit_transform([a, b, arrays["a"], arrays["b"]])
         np.save(out, emb)
         """,
         cache, paths[0], paths[1], tmp_path / "arrays.npz", tmp_path / "out.npy",
@@ -1014,7 +1020,7 @@ clips = []
 for s in range(first, last):
     clips.append(paths[s % len(paths)] if s % 5 == 0 else
                  np.random.default_rng(s).uniform(-0.5, 0.5, 600 + 7 * (s % 4)).astype(np.float32))
-enc = EncoderTransformer(memory=cache)
+enc = EncoderTransformer("mfcc", memory=cache)
 enc.fit_transform(clips[:1])  # warm up the imports
 open(os.path.join(sync, f"ready-{first}"), "w").close()
 deadline = time.time() + 60
@@ -1086,7 +1092,7 @@ def test_pickle_and_clone_of_fitted_transformer(tmp_path):
     assert cloned.get_params() == enc.get_params()
     assert_array_equal(cloned.fit(clips[:1]).transform(clips), ref)
     # a transformer with a cache pickles too, and reads the same cache
-    cached = EncoderTransformer(memory=tmp_path / "cache").fit(clips)
+    cached = EncoderTransformer("mfcc", memory=tmp_path / "cache").fit(clips)
     first = cached.transform(clips)
     assert_array_equal(pickle.loads(pickle.dumps(cached)).transform(clips), first)
 
@@ -1094,12 +1100,15 @@ def test_pickle_and_clone_of_fitted_transformer(tmp_path):
 def test_get_params_set_params():
     enc = EncoderTransformer()
     params = enc.get_params()
-    assert params["model"] == "mfcc" and params["pooling"] == "auto" and params["memory"] is None
+    # The default encoder is the embedded pretrained network.
+    assert params["model"] == "ge2e" and params["pooling"] == "auto" and params["memory"] is None
     assert set(params) == {
         "model", "output_key", "call_convention", "pooling", "min_length", "sample_rate",
         "batch_size", "memory", "n_jobs", "timeout", "verbose",
     }
     clips = [make_float(0, 4000)]
+    assert enc.fit_transform(clips).shape == (1, 1536)
+    assert enc.set_params(model="mfcc") is enc
     assert enc.fit_transform(clips).shape == (1, 40)
     assert enc.set_params(model="logmel", pooling="mean") is enc
     assert enc.get_params()["model"] == "logmel"
@@ -1121,7 +1130,7 @@ def test_pipeline_on_file_paths(tmp_path):
         path = tmp_path / f"train{i}.wav"
         sf.write(path, clip(y, i), SR, subtype="PCM_16")
         paths.append(str(path))
-    pipe = make_pipeline(EncoderTransformer(), StandardScaler(), LogisticRegression())
+    pipe = make_pipeline(EncoderTransformer("mfcc"), StandardScaler(), LogisticRegression())
     pipe.fit(paths, labels)
     test_labels = np.array([1, 0, 0, 1])
     test_paths = []
@@ -1164,15 +1173,15 @@ def test_fit_learns_nothing():
     a = [make_float(s, 4000) for s in range(3)]
     b = [make_float(s, 9000) for s in range(10, 14)]
     ref = embed(b)
-    assert_array_equal(EncoderTransformer().fit(a).transform(b), ref)
-    assert_array_equal(EncoderTransformer().fit(np.stack(a)).transform(b), ref)
-    assert_array_equal(EncoderTransformer().fit(np.stack(a)).transform(np.stack(b)), ref)
+    assert_array_equal(EncoderTransformer("mfcc").fit(a).transform(b), ref)
+    assert_array_equal(EncoderTransformer("mfcc").fit(np.stack(a)).transform(b), ref)
+    assert_array_equal(EncoderTransformer("mfcc").fit(np.stack(a)).transform(np.stack(b)), ref)
 
 
 def test_n_features_in_only_when_fit_on_2d_array(tmp_path):
     pd = require("pandas")
     clips = np.stack([make_float(s, 4000) for s in range(3)])
-    enc = EncoderTransformer().fit(clips)
+    enc = EncoderTransformer("mfcc").fit(clips)
     assert enc.n_features_in_ == 4000
     # transform accepts clips of another length anyway
     assert enc.transform(np.stack([make_float(0, 5000)])).shape == (1, 40)
@@ -1185,13 +1194,13 @@ def test_n_features_in_only_when_fit_on_2d_array(tmp_path):
     assert not hasattr(enc, "n_features_in_") and not hasattr(enc, "feature_names_in_")
     enc.fit(pd.Series(paths))
     assert not hasattr(enc, "n_features_in_")
-    assert EncoderTransformer().fit(list(clips)).transform(paths).shape == (1, 40)
+    assert EncoderTransformer("mfcc").fit(list(clips)).transform(paths).shape == (1, 40)
 
 
 def test_transform_before_fit_raises():
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
-        EncoderTransformer().transform([make_float(0, 1000)])
+        EncoderTransformer("mfcc").transform([make_float(0, 1000)])
     with pytest.raises(NotFittedError):
-        EncoderTransformer().get_feature_names_out()
+        EncoderTransformer("mfcc").get_feature_names_out()

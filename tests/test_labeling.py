@@ -178,7 +178,7 @@ def test_audio_pool_with_validation_set(tmp_path):
     db = tmp_path / "s.sqlite"
     s = DurableSession.create(db, paths, ["low", "high"], validation=(val_paths, val_labels),
                               cache=str(tmp_path / "cache"), batch_size=2)
-    assert s.model == "mfcc" and s.batch_size == 2
+    assert s.model == "ge2e" and s.batch_size == 2
     data = s.audio_bytes(0)
     assert data[:4] == b"RIFF" and data == open(paths[0], "rb").read()
     position = s.next_batch()[0]

@@ -180,7 +180,7 @@ def embed_distributed(
     paths,
     store,
     *,
-    model="mfcc",
+    model="ge2e",
     client=None,
     shard_size=256,
     output_key=None,
@@ -215,10 +215,11 @@ def embed_distributed(
         Folder of the store (created if needed). With ``write_on="workers"``
         the client and all workers must see it at this same path (a shared
         filesystem).
-    model : str, path-like or callable, default="mfcc"
-        The encoder, as for :class:`~skaloe.encoders.EncoderTransformer`: an
-        alias such as ``"trillsson5"``, a TF-Hub or Kaggle handle, a SavedModel
-        folder (visible to the workers) or a Python callable.
+    model : str, path-like or callable, default="ge2e"
+        The encoder, as for :class:`~skaloe.encoders.EncoderTransformer`: the
+        built-in pretrained ``"ge2e"`` (offline), an alias such as
+        ``"trillsson5"``, a TF-Hub or Kaggle handle, a SavedModel folder
+        (visible to the workers) or a Python callable.
     client : dask.distributed.Client or None, default=None
         Where to run; None uses the current default client.
     shard_size : int, default=256
@@ -272,7 +273,7 @@ def embed_distributed(
     ...         Client(cluster) as client:
     ...     X = embed_distributed(paths, os.path.join(folder, "store"), shard_size=4)
     >>> X.shape, X.dtype
-    ((6, 40), dtype('float32'))
+    ((6, 1536), dtype('float32'))
     """
     paths = _check_paths(paths)
     if not isinstance(shard_size, Integral) or isinstance(shard_size, bool) or shard_size < 1:

@@ -33,8 +33,9 @@ class ModelSpec:
     ----------
     name : str
         The alias users type.
-    kind : {"tfhub", "spectral"}
-        Where the model comes from.
+    kind : {"tfhub", "embedded", "spectral"}
+        Where the model comes from: TF-Hub, weights shipped inside skaloe, or
+        no weights at all.
     handles : tuple of str
         TF-Hub handles, the current form first; any of them selects this spec.
         Kaggle model URLs for the same model are listed too.
@@ -151,6 +152,18 @@ MODEL_SPECS = {
         min_length=15600,
         description="VGGish v1, VGG-like AudioSet encoder (per 0.96 s frame, 128-d)",
     ),
+    "ge2e": ModelSpec(
+        name="ge2e",
+        kind="embedded",
+        call="batch",
+        # Readouts of skaloe.encoders._ge2e: pooled hidden states of all three
+        # LSTM layers (default), of one layer, or the speaker vector (d-vector).
+        outputs={"hidden": 1536, "layer1": 512, "layer2": 512, "layer3": 512, "speaker": 256},
+        pools_inside=True,
+        description="built-in, offline: GE2E pretrained speech LSTM (Resemblyzer 0.1.4 weights "
+                    "ship with skaloe), hidden-state statistics 1536-d or speaker vector 256-d "
+                    "(no download)",
+    ),
     "logmel": ModelSpec(
         name="logmel",
         kind="spectral",
@@ -226,12 +239,13 @@ def available_models():
     models : dict
         Alias -> description. Aliases of kind ``tfhub`` download their model
         from TF-Hub on first use (or read it from ``TFHUB_CACHE_DIR``); the
-        ``logmel`` and ``mfcc`` encoders are built in and work offline.
+        ``ge2e`` network (its weights ship with skaloe) and the ``logmel`` and
+        ``mfcc`` statistics are built in and work offline.
 
     Examples
     --------
     >>> from skaloe.encoders import available_models
-    >>> "trillsson5" in available_models() and "mfcc" in available_models()
+    >>> "trillsson5" in available_models() and "ge2e" in available_models()
     True
     """
     return {name: spec.description for name, spec in MODEL_SPECS.items()}

@@ -98,6 +98,19 @@ class SpectralRunner:
         return out
 
 
+class GE2ERunner:
+    """The embedded GE2E network (``skaloe.encoders._ge2e``)."""
+
+    def __init__(self, output_key, min_length=0, n_jobs=None):
+        self.output_key, self.min_length, self.n_jobs = output_key, min_length, n_jobs
+
+    def embed(self, waveforms, indices):
+        from . import _ge2e
+
+        waveforms = [pad_to(w, self.min_length) for w in waveforms]
+        return _ge2e.embed(waveforms, self.output_key, n_jobs=self.n_jobs)
+
+
 def select_output(raw, output_key, name):
     """Pick the embedding out of what a model returned, or say what went wrong."""
     if isinstance(raw, Mapping):

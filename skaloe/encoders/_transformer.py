@@ -25,7 +25,7 @@ from ._registry import (
     normalize_handle,
     spec_for_handle,
 )
-from ._runners import ModelRunner, SpectralRunner, _parallel_map
+from ._runners import GE2ERunner, ModelRunner, SpectralRunner, _parallel_map
 
 _CHUNK = 2048  # clips decoded and embedded at a time (and written as one cache shard)
 
@@ -38,7 +38,7 @@ class EncoderInfo:
     """
 
     name: str
-    kind: str  # "spectral", "savedmodel" or "callable"
+    kind: str  # "embedded", "spectral", "savedmodel" or "callable"
     source: object
     call: str
     output_key: object
@@ -134,8 +134,12 @@ def resolve_encoder(model, output_key, call_convention, pooling, min_length):
         else:
             raise _unknown_model_error(text)
         if spec is not None:
-            kind = "spectral" if spec.kind == "spectral" else "savedmodel"
+            kind = spec.kind if spec.kind in ("spectral", "embedded") else "savedmodel"
             identity = {"name": spec.name}
+            if spec.kind == "embedded":
+                from ._ge2e import cache_identity
+
+                identity.update(cache_identity())
             if spec.kind == "tfhub" and source == model and model.lower() == spec.name:
                 source = spec.handles  # the alias: try each handle form
         elif kind is None:
@@ -200,24 +204,27 @@ def resolve_encoder(model, output_key, call_convention, pooling, min_length):
 class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Embed audio clips with a frozen pretrained encoder.
 
-    Turns each clip (a file path or a waveform) into one float32 vector, with a
-    TF-Hub model such as TRILLsson (the encoder of ALOE) or the built-in,
-    offline log-mel / MFCC statistics encoder. ``fit`` learns nothing; it only
-    checks the parameters. Embeddings can be cached on disk across processes
-    with ``memory``.
+    Turns each clip (a file path or a waveform) into one float32 vector, with
+    the built-in pretrained speech network GE2E (the default: it runs offline,
+    its weights ship with skaloe), a TF-Hub model such as TRILLsson (the
+    encoder of ALOE), or the built-in log-mel / MFCC statistics. ``fit``
+    learns nothing; it only checks the parameters. Embeddings can be cached on
+    disk across processes with ``memory``.
 
     Read more in the :ref:`User Guide <encoders>`.
 
     Parameters
     ----------
-    model : str, path-like or callable, default="mfcc"
+    model : str, path-like or callable, default="ge2e"
         The encoder:
 
-        - a name from :func:`~skaloe.encoders.available_models`:
-          ``"trillsson1"`` ... ``"trillsson5"``, ``"trill"``, ``"trill-distilled"``,
-          ``"frill"``, ``"yamnet"``, ``"vggish"`` (downloaded from TF-Hub on
-          first use, or read from ``TFHUB_CACHE_DIR``), or the built-in offline
-          encoders ``"mfcc"`` and ``"logmel"``;
+        - a name from :func:`~skaloe.encoders.available_models`: the built-in
+          offline encoders ``"ge2e"`` (a pretrained speech LSTM whose weights
+          ship with skaloe; no download, no torch) and the spectral baselines
+          ``"mfcc"`` and ``"logmel"``; or ``"trillsson1"`` ... ``"trillsson5"``,
+          ``"trill"``, ``"trill-distilled"``, ``"frill"``, ``"yamnet"``,
+          ``"vggish"`` (downloaded from TF-Hub on first use, or read from
+          ``TFHUB_CACHE_DIR``);
         - a tfhub.dev or kaggle.com/models URL (the known models are recognised
           under their current, legacy and Kaggle handles), or a Kaggle model id
           such as ``"google/trillsson/tensorFlow2/5"`` (needs ``kagglehub``);
@@ -228,8 +235,12 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     output_key : str, int or None, default=None
         Which output holds the embedding: a dict key (``"embedding"``,
         ``"layer19"``), a tuple position (YAMNet: 1) or None for a bare tensor.
-        None picks the named model's default (TRILL: ``"layer19"``), or for
-        other models ``"embedding"`` or the only output.
+        None picks the named model's default (TRILL: ``"layer19"``; GE2E:
+        ``"hidden"``), or for other models ``"embedding"`` or the only output.
+        GE2E's readouts: ``"hidden"`` (mean and standard deviation over frames
+        of the hidden states of its three LSTM layers, 1536 values),
+        ``"layer1"``, ``"layer2"``, ``"layer3"`` (one layer, 512 values) and
+        ``"speaker"`` (its 256-d speaker vector).
 
     call_convention : {"auto", "batch", "keywords", "batch-of-one", "waveform"}, \
             default="auto"
@@ -244,7 +255,7 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         How per-frame embeddings become one vector per clip. ``"auto"`` is
         ``"mean"`` for frame-level models, ``"mean+std"`` for the spectral
         statistics encoders, and nothing for models that pool inside
-        (TRILLsson), which accept only ``"auto"`` or ``"mean"``.
+        (TRILLsson, GE2E), which accept only ``"auto"`` or ``"mean"``.
 
     min_length : "auto" or int, default="auto"
         Clips shorter than this many samples (at 16 kHz) are mirror-padded to
@@ -267,8 +278,8 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         the same cache at once.
 
     n_jobs : int or None, default=None
-        Threads for decoding files, hashing clips and running the spectral
-        encoder. None means 1, -1 all cores.
+        Threads for decoding files, hashing clips and running the built-in
+        encoders. None means 1, -1 all cores.
 
     timeout : float, default=10.0
         Seconds to wait for a TF-Hub or Kaggle server before failing with a
@@ -324,7 +335,7 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     def __init__(
         self,
-        model="mfcc",
+        model="ge2e",
         *,
         output_key=None,
         call_convention="auto",
@@ -414,6 +425,8 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 spec.extra["n_mels"], spec.extra["n_mfcc"], info.pooling, info.min_length,
                 n_jobs=self.n_jobs,
             )
+        if info.kind == "embedded":
+            return GE2ERunner(info.output_key, info.min_length, n_jobs=self.n_jobs)
         if info.kind == "callable":
             return ModelRunner(
                 lambda: info.source, info.call, info.output_key, info.pooling,

@@ -226,7 +226,7 @@ class DurableSession:
         *,
         embeddings=None,
         validation=None,
-        model="mfcc",
+        model="ge2e",
         cache=None,
         n_jobs=None,
         batch_size=None,
@@ -254,10 +254,10 @@ class DurableSession:
             A labeled validation set: audio paths (embedded with ``model``)
             or an array of embeddings, and one class name each. Gives the
             validation accuracy and the plateau stopping rule.
-        model : str, default="mfcc"
+        model : str, default="ge2e"
             The encoder for audio paths (see
-            :class:`~skaloe.EncoderTransformer`); the offline default needs
-            no download.
+            :class:`~skaloe.EncoderTransformer`); the default, a pretrained
+            speech network that ships with skaloe, needs no download.
         cache : str or None, default=None
             Embedding cache folder.
         n_jobs : int or None, default=None
