@@ -21,7 +21,8 @@ loop is the same: ``learner.query(n)``, listen to those clips, then
 # -------------------------------------
 #
 # :func:`~skaloe.datasets.make_vowels` makes clips of twelve sustained vowels by
-# varied synthetic speakers. The built-in ``"mfcc"`` encoder embeds them; with
+# varied synthetic speakers. The default encoder, ``"ge2e"``, a pretrained
+# speech network whose weights ship with skaloe, embeds them offline; with
 # internet, ``EncoderTransformer("trillsson5")`` is ALOE's encoder.
 
 import numpy as np
@@ -34,7 +35,7 @@ from skaloe import ActiveLearner, EncoderTransformer, seed_per_class
 from skaloe.datasets import make_vowels
 
 data = make_vowels(960, random_state=0)
-X = EncoderTransformer("mfcc").fit_transform(data.data)  # (960, 40) float32
+X = EncoderTransformer().fit_transform(data.data)  # (960, 1536) float32
 X_pool, X_test, y_pool, y_test = train_test_split(
     X, data.target, test_size=0.25, stratify=data.target, random_state=0
 )
@@ -96,7 +97,7 @@ for strategy, acc in curves.items():
 ax.axhline(full, color="k", ls="--", label=f"all {len(y_pool)} labels")
 ax.set_xlabel("labels")
 ax.set_ylabel("held-out accuracy")
-ax.set_title("ALOE on synthetic vowels (mfcc encoder)")
+ax.set_title("ALOE on synthetic vowels (ge2e encoder)")
 ax.legend(loc="lower right")
 fig.tight_layout()
 plt.show()

@@ -103,10 +103,12 @@ print(pd.DataFrame(rows).to_string(index=False))
 # Pooling frames into one vector
 # ------------------------------
 #
-# The built-in ``mfcc`` (20 coefficients) and ``logmel`` (64 bands) encoders
-# compute one row of features every 10 ms; ``pooling`` summarises those rows
-# per clip. ``"mean+std"``, their default, concatenates the mean and the
-# standard deviation, so it doubles the dimension.
+# The built-in spectral encoders compute one row of features every 10 ms:
+# ``logmel`` 64 bands, ``mfcc`` 20 coefficients with their deltas and
+# delta-deltas (60 values). ``pooling`` summarises those rows per clip.
+# ``"mean+std"``, their default, concatenates the mean and the standard
+# deviation (for ``mfcc``, the mean of the 20 coefficients only: a time
+# derivative averages to about zero), ``"max"`` takes every value's maximum.
 
 rows = []
 for name in ("mfcc", "logmel"):

@@ -35,7 +35,7 @@ from skaloe.datasets import make_vowels
 from skaloe.encoders import EncoderTransformer
 
 data = make_vowels(600, random_state=0)
-X = EncoderTransformer("mfcc").fit_transform(data.data)  # (600, 40) float32
+X = EncoderTransformer("mfcc").fit_transform(data.data)  # (600, 80) float32
 y = np.asarray(data.target_names)[data.target]  # class names as labels
 
 X_rest, X_test, y_rest, y_test = train_test_split(

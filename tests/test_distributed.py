@@ -115,7 +115,7 @@ def test_embeddings_equal_encoder_transformer(client, clips, mfcc_reference, tmp
     np.testing.assert_array_equal(open_store(store), mfcc_reference)
     info = store_info(store)
     assert info["complete"] and info["shards_done"] == info["n_shards"] == 5
-    assert info["paths"] == clips and info["model"] == "mfcc" and info["dim"] == 40
+    assert info["paths"] == clips and info["model"] == "mfcc" and info["dim"] == 80
     # The shards were spread over the workers (or written by the client).
     writers = {
         json.loads(p.read_text())["worker"] for p in (store / "shards").glob("*.json")
@@ -176,7 +176,7 @@ def test_bad_file_is_named_and_the_run_resumes(client, clips, mfcc_reference, tm
     with pytest.raises(ValueError, match="incomplete.*shards 3"):
         open_store(store)
     partial = open_store(store, allow_incomplete=True)
-    assert partial.shape == (30, 40)
+    assert partial.shape == (30, 80)
 
     _write_clip(bad, 17)  # the file is repaired: run again, same arguments
     X = embed_distributed(paths, store, model="mfcc", client=client, shard_size=5)

@@ -124,7 +124,7 @@ def shard_files(cache_dir):
 def test_array_input_forms_give_identical_embeddings():
     pcm = np.stack([make_int16(s, 8000) for s in range(3)])
     ref = embed(as_float(pcm))
-    assert ref.shape == (3, 40) and ref.dtype == np.float32
+    assert ref.shape == (3, 80) and ref.dtype == np.float32
 
     assert_array_equal(embed(list(as_float(pcm))), ref)
     assert_array_equal(embed(tuple(as_float(pcm))), ref)
@@ -177,8 +177,8 @@ def test_column_of_paths_and_column_transformer(tmp_path):
     for data, columns in [(table, ["path"]), (table, "path"), (table.to_numpy(), [0])]:
         ct = ColumnTransformer([("audio", EncoderTransformer("mfcc"), columns)], remainder="passthrough")
         out = ct.fit_transform(data)
-        assert out.shape == (2, 41)
-        assert_allclose(np.asarray(out[:, :40], dtype=np.float32), ref)
+        assert out.shape == (2, 81)
+        assert_allclose(np.asarray(out[:, :80], dtype=np.float32), ref)
 
 
 @pytest.mark.parametrize(
@@ -237,10 +237,10 @@ def test_files_and_arrays_are_resampled_to_16k(tmp_path, sr):
 @pytest.mark.parametrize(
     "model, pooling, dim",
     [
-        ("mfcc", "auto", 40),
-        ("mfcc", "mean+std", 40),
+        ("mfcc", "auto", 80),
+        ("mfcc", "mean+std", 80),
         ("mfcc", "mean", 20),
-        ("mfcc", "max", 20),
+        ("mfcc", "max", 60),
         ("logmel", "auto", 128),
         ("logmel", "mean+std", 128),
         ("logmel", "mean", 64),
@@ -268,11 +268,13 @@ def test_pooling_variants_are_consistent(model):
     d = mean.shape[1]
     assert_array_equal(mean_std[:, :d], mean)  # mean+std = [mean, std]
     assert (mean_std[:, d:] > 0).all()
-    assert (maximum >= mean - 1e-5).all() and (maximum > mean).any()
+    # max covers every per-frame feature (mfcc: with its deltas), mean the static ones
+    assert (maximum[:, :d] >= mean - 1e-5).all() and (maximum[:, :d] > mean).any()
 
 
 def test_mfcc_matches_an_independent_librosa_reference():
-    """25 ms Hann windows, 10 ms hop, 512-point FFT, 64 mels 125-7500 Hz, log, DCT-II."""
+    """25 ms Hann windows, 10 ms hop, 512-point FFT, 64 mels 125-7500 Hz, log, DCT-II;
+    mfcc: mean and std of 20 coefficients, std of their deltas and delta-deltas."""
     import librosa
     from scipy.fft import dct
 
@@ -286,9 +288,13 @@ def test_mfcc_matches_an_independent_librosa_reference():
     assert mel.shape[1] == 1 + (len(x) - 400) // 160
     logmel = np.log(mel + 1e-6)
     mfcc = dct(logmel, type=2, norm="ortho", axis=0)[:20]
+    # HTK deltas over 9 frames; delta-deltas are the deltas of the deltas
+    delta = librosa.feature.delta(mfcc, width=9, mode="nearest")
+    delta2 = librosa.feature.delta(delta, width=9, mode="nearest")
 
     expected_logmel = np.concatenate([logmel.mean(axis=1), logmel.std(axis=1)])
-    expected_mfcc = np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)])
+    expected_mfcc = np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1), delta.std(axis=1),
+                                    delta2.std(axis=1)])
     assert_allclose(embed([x], model="logmel")[0], expected_logmel, rtol=1e-3, atol=1e-3)
     assert_allclose(embed([x], model="mfcc")[0], expected_mfcc, rtol=1e-3, atol=1e-3)
 
@@ -322,7 +328,7 @@ def test_clips_of_any_length_and_short_clips_are_padded():
     lengths = [1, 10, 150, 399, 400, 401, 560, 16000, 23456]
     clips = [make_float(s, n) for s, n in enumerate(lengths)]
     emb = embed(clips)
-    assert emb.shape == (len(lengths), 40)
+    assert emb.shape == (len(lengths), 80)
     assert np.isfinite(emb).all()
     # A clip shorter than one 400-sample window is mirror-padded to 400 samples.
     for clip, row in zip(clips, emb):
@@ -330,7 +336,7 @@ def test_clips_of_any_length_and_short_clips_are_padded():
             padded = np.pad(clip, (0, 400 - len(clip)), mode="symmetric")
             assert_array_equal(embed([padded])[0], row)
     # A 2-D array of short clips works too.
-    assert embed(np.stack([make_float(s, 100) for s in range(3)])).shape == (3, 40)
+    assert embed(np.stack([make_float(s, 100) for s in range(3)])).shape == (3, 80)
 
 
 @pytest.mark.parametrize("model", ["mfcc", "logmel"])
@@ -476,7 +482,7 @@ def test_single_path_and_sparse_and_dataframe_errors(tmp_path):
     df = pd.DataFrame({"path": [path], "label": ["x"]})
     with pytest.raises(ValueError, match=r"2 columns.*X\['path'\]"):
         embed(df)
-    assert embed(df[["path"]]).shape == (1, 40)
+    assert embed(df[["path"]]).shape == (1, 80)
 
 
 def test_model_errors(tmp_path):
@@ -1109,7 +1115,7 @@ def test_get_params_set_params():
     clips = [make_float(0, 4000)]
     assert enc.fit_transform(clips).shape == (1, 1536)
     assert enc.set_params(model="mfcc") is enc
-    assert enc.fit_transform(clips).shape == (1, 40)
+    assert enc.fit_transform(clips).shape == (1, 80)
     assert enc.set_params(model="logmel", pooling="mean") is enc
     assert enc.get_params()["model"] == "logmel"
     assert enc.fit_transform(clips).shape == (1, 64)
@@ -1184,7 +1190,7 @@ def test_n_features_in_only_when_fit_on_2d_array(tmp_path):
     enc = EncoderTransformer("mfcc").fit(clips)
     assert enc.n_features_in_ == 4000
     # transform accepts clips of another length anyway
-    assert enc.transform(np.stack([make_float(0, 5000)])).shape == (1, 40)
+    assert enc.transform(np.stack([make_float(0, 5000)])).shape == (1, 80)
     enc.fit(list(clips))
     assert not hasattr(enc, "n_features_in_")
     enc.fit(clips.astype(np.int16))
@@ -1194,7 +1200,7 @@ def test_n_features_in_only_when_fit_on_2d_array(tmp_path):
     assert not hasattr(enc, "n_features_in_") and not hasattr(enc, "feature_names_in_")
     enc.fit(pd.Series(paths))
     assert not hasattr(enc, "n_features_in_")
-    assert EncoderTransformer("mfcc").fit(list(clips)).transform(paths).shape == (1, 40)
+    assert EncoderTransformer("mfcc").fit(list(clips)).transform(paths).shape == (1, 80)
 
 
 def test_transform_before_fit_raises():

@@ -172,17 +172,18 @@ MODEL_SPECS = {
         min_length=400,
         default_pooling="mean+std",
         description="built-in, offline: 64-band log-mel spectrogram statistics (no download)",
-        extra={"n_mels": 64, "n_mfcc": 0},
+        extra={"n_mels": 64, "n_mfcc": 0, "deltas": 0},
     ),
     "mfcc": ModelSpec(
         name="mfcc",
         kind="spectral",
         call="batch",
-        outputs={None: 40},
+        outputs={None: 80},
         min_length=400,
         default_pooling="mean+std",
-        description="built-in, offline: 20 MFCC statistics from a 64-band log-mel (no download)",
-        extra={"n_mels": 64, "n_mfcc": 20},
+        description="built-in, offline: mean and std of 20 MFCCs from a 64-band log-mel, "
+                    "std of their deltas and delta-deltas (no download)",
+        extra={"n_mels": 64, "n_mfcc": 20, "deltas": 2},
     ),
 }
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._registry import MODEL_SAMPLE_RATE
-from ._spectral import spectral_frames
+from ._spectral import add_deltas, spectral_frames
 
 
 def pad_to(x, min_length):
@@ -71,8 +71,9 @@ def _parallel_map(func, items, n_jobs):
 class SpectralRunner:
     """The built-in log-mel / MFCC statistics encoder."""
 
-    def __init__(self, n_mels, n_mfcc, pooling, min_length, n_jobs=None, block_frames=8192):
-        self.n_mels, self.n_mfcc = n_mels, n_mfcc
+    def __init__(self, n_mels, n_mfcc, pooling, min_length, n_jobs=None, block_frames=8192,
+                 deltas=0):
+        self.n_mels, self.n_mfcc, self.deltas = n_mels, n_mfcc, deltas
         self.pooling, self.min_length = pooling, min_length
         self.n_jobs, self.block_frames = n_jobs, block_frames
 
@@ -86,9 +87,18 @@ class SpectralRunner:
             for start in range(0, len(group), size):
                 blocks.append(group[start : start + size])
 
+        n_static = self.n_mfcc or self.n_mels
+
         def run(block):
             batch = np.stack([waveforms[i] for i in block])
-            frames = spectral_frames(batch, self.n_mels, self.n_mfcc)
+            frames = add_deltas(spectral_frames(batch, self.n_mels, self.n_mfcc), self.deltas)
+            if self.deltas and self.pooling in ("mean", "mean+std"):
+                # The mean of a time derivative is near zero on any clip: only
+                # the static coefficients contribute means, all contribute stds.
+                mean = frames[:, :, :n_static].mean(axis=1)
+                if self.pooling == "mean":
+                    return mean
+                return np.concatenate([mean, frames.std(axis=1)], axis=-1)
             return pool_frames(frames, self.pooling, axis=1)
 
         results = _parallel_map(run, blocks, self.n_jobs)

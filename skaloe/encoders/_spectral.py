@@ -1,10 +1,13 @@
-"""The built-in offline encoder: log-mel and MFCC frame features.
+"""The built-in spectral encoders: log-mel and MFCC frame features.
 
 The classical baseline of Shor et al. (2020), "Towards Learning a Universal
 Non-Semantic Representation of Speech", Table 2 ("Mel / MFCC"): log-magnitude
 mel spectrograms and MFCCs computed with 25 ms windows and a 10 ms hop (their
 section 4), pooled over time into per-clip statistics. 64 mel bands between
-125 Hz and 7.5 kHz follow the TRILL/TRILLsson front ends.
+125 Hz and 7.5 kHz follow the TRILL/TRILLsson front ends. The MFCCs carry
+their first and second time derivatives (deltas), the usual companions of
+MFCCs in speech recognition (Furui 1986), which describe how the spectrum
+moves, not only where it sits.
 """
 
 from __future__ import annotations
@@ -46,6 +49,44 @@ def _dct_matrix(n_mels, n_mfcc):
     return np.ascontiguousarray(
         dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[:n_mfcc].T, dtype=np.float32
     )
+
+
+DELTA_WIDTH = 4  # frames on each side of the regression: a 9-frame window, librosa's default
+
+
+def add_deltas(frames, order):
+    """Append ``order`` orders of time derivatives to per-frame features.
+
+    The regression delta of HTK and librosa (``librosa.feature.delta`` with
+    ``width=9, mode="nearest"``): ``d_t = sum_n n (c_{t+n} - c_{t-n}) /
+    (2 sum_n n^2)`` for ``n = 1..4``, with the edge frames repeated beyond the
+    clip's ends. Delta-deltas are, as in HTK, the deltas of the deltas.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n_clips, n_frames, n_features), float32
+    order : int
+        0, 1 (deltas) or 2 (deltas and delta-deltas).
+
+    Returns
+    -------
+    frames : ndarray of shape (n_clips, n_frames, n_features * (1 + order))
+    """
+    parts = [frames]
+    current = frames
+    weights = np.arange(1, DELTA_WIDTH + 1, dtype=np.float32)
+    denominator = np.float32(2 * np.sum(weights**2))
+    n_frames = frames.shape[1]
+    for _ in range(order):
+        padded = np.pad(current, ((0, 0), (DELTA_WIDTH, DELTA_WIDTH), (0, 0)), mode="edge")
+        delta = np.zeros_like(current)
+        for n, w in enumerate(weights, start=1):
+            delta += w * (padded[:, DELTA_WIDTH + n:DELTA_WIDTH + n + n_frames]
+                          - padded[:, DELTA_WIDTH - n:DELTA_WIDTH - n + n_frames])
+        delta /= denominator
+        parts.append(delta)
+        current = delta
+    return np.concatenate(parts, axis=2) if order else frames
 
 
 def spectral_frames(batch, n_mels=64, n_mfcc=0):

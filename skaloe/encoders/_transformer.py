@@ -140,6 +140,8 @@ def resolve_encoder(model, output_key, call_convention, pooling, min_length):
                 from ._ge2e import cache_identity
 
                 identity.update(cache_identity())
+            elif spec.kind == "spectral":  # what the features are (mfcc gained deltas)
+                identity.update(spec.extra)
             if spec.kind == "tfhub" and source == model and model.lower() == spec.name:
                 source = spec.handles  # the alias: try each handle form
         elif kind is None:
@@ -178,8 +180,10 @@ def resolve_encoder(model, output_key, call_convention, pooling, min_length):
     if base_dim is not None:
         dim = base_dim * 2 if pool == "mean+std" and spec.kind != "spectral" else base_dim
         if spec.kind == "spectral":
-            n = spec.extra["n_mfcc"] or spec.extra["n_mels"]
-            dim = n * (2 if pool == "mean+std" else 1)
+            n_static = spec.extra["n_mfcc"] or spec.extra["n_mels"]
+            n_all = n_static * (1 + spec.extra["deltas"])  # with the time derivatives
+            # means of the static coefficients only (see SpectralRunner)
+            dim = {"mean": n_static, "max": n_all, "mean+std": n_static + n_all}[pool]
     if identity is not None:
         identity = {
             **identity,
@@ -316,7 +320,7 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     >>> clips = rng.uniform(-0.5, 0.5, size=(3, 16000)).astype(np.float32)
     >>> emb = EncoderTransformer(model="mfcc").fit_transform(clips)
     >>> emb.shape, emb.dtype
-    ((3, 40), dtype('float32'))
+    ((3, 80), dtype('float32'))
     """
 
     _parameter_constraints: dict = {
@@ -423,7 +427,7 @@ class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             spec = MODEL_SPECS[info.name]
             return SpectralRunner(
                 spec.extra["n_mels"], spec.extra["n_mfcc"], info.pooling, info.min_length,
-                n_jobs=self.n_jobs,
+                n_jobs=self.n_jobs, deltas=spec.extra["deltas"],
             )
         if info.kind == "embedded":
             return GE2ERunner(info.output_key, info.min_length, n_jobs=self.n_jobs)
