@@ -441,8 +441,10 @@ def run_demo(args, out=None):
         t0 = time.perf_counter()
         X = EncoderTransformer(args.model, memory=cache).fit_transform(folder.filenames)
         t_warm = time.perf_counter() - t0
-        say(f"  encoder {args.model!r}: cold pass {t_cold:.2f} s, warm pass {t_warm:.3f} s "
-            f"(cache in {cache})")
+        what = {"ge2e": "a pretrained speech network that ships with skaloe, run offline",
+                "mfcc": "spectral baseline", "logmel": "spectral baseline"}[args.model]
+        say(f"  encoder {args.model!r} ({what}): cold pass {t_cold:.2f} s, warm pass "
+            f"{t_warm:.3f} s (cache in {cache})")
 
         X_pool, X_test, y_pool, y_test = train_test_split(
             X, folder.target, test_size=0.25, stratify=folder.target,

@@ -27,6 +27,7 @@ def _run_demo(tmp_path, **options):
 
 def test_demo_prints_learning_curves_and_upper_bound(tmp_path):
     text = _run_demo(tmp_path)
+    assert "encoder 'mfcc' (spectral baseline)" in text
     assert "240 synthetic vowel clips" in text
     rows = re.findall(r"^\s+(\d+)\s+(0\.\d{3}|1\.000)\s+(0\.\d{3}|1\.000)\s*$", text, re.M)
     # 2 labels x 12 classes to start, then 3 class-aware rounds of 12.
@@ -70,6 +71,12 @@ def test_demo_columns_are_the_strategies_they_name(tmp_path):
         np.testing.assert_allclose(table[:, column], curve, atol=5e-4)
     # The two columns differ, so a column computed with the other strategy is caught.
     assert not np.array_equal(table[:, 1], table[:, 2])
+
+
+def test_demo_default_is_the_pretrained_network(capsys):
+    assert main(["demo", "--n-samples", "120", "--rounds", "1", "--runs", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "encoder 'ge2e' (a pretrained speech network that ships with skaloe" in text
 
 
 def test_demo_rejects_bad_arguments_with_one_line(capsys):
