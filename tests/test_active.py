@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from ci_support import require
 from skaloe import EncoderTransformer
 from skaloe.active import (
     ActiveLearner,
@@ -1412,3 +1413,144 @@ def test_no_regression_hint_warning_on_tiny_label_sets():
         warnings.simplefilter("error")
         learner.teach(first, y[first])
     assert len(learner.classes_) == 3
+
+
+# ---------------------------------------------------------------------------
+# teach(X, y) with samples, as modAL-style code writes it
+# ---------------------------------------------------------------------------
+
+
+def _two_learners(X, **params):
+    return (ActiveLearner(random_state=0, **params).fit(X),
+            ActiveLearner(random_state=0, **params).fit(X))
+
+
+@pytest.mark.parametrize("selection", ["class-aware", "class-agnostic"])
+def test_teach_samples_gives_the_learner_teach_positions_gives(selection):
+    X, y = _data(300)
+    by_position, by_sample = _two_learners(X, selection=selection)
+    for _ in range(6):
+        idx = by_position.query(3)
+        idx_s, X_new = by_sample.query(3, return_X=True)
+        assert_array_equal(idx, idx_s)
+        assert_array_equal(X_new, X[idx])
+        by_position.teach(idx, y[idx])
+        by_sample.teach(X_new, y[idx])
+        assert_array_equal(by_sample.taught_positions_, idx)
+    assert_array_equal(by_position.labeled_mask_, by_sample.labeled_mask_)
+    assert by_position.history_ == by_sample.history_
+    assert_array_equal(by_position.query(5), by_sample.query(5))
+    assert_allclose(by_position.predict_proba(X), by_sample.predict_proba(X))
+    # Rows taught as samples are labeled in the pool, never queried again.
+    labeled = np.flatnonzero(by_sample.labeled_mask_)
+    assert len(labeled) == 18 and not np.isin(by_sample.query(50), labeled).any()
+
+
+def test_teach_samples_not_in_the_pool_are_added_outside_it():
+    X, y = _data(320)
+    pool, outside = X[:300], X[300:]
+    learner = ActiveLearner(random_state=0).fit(pool)
+    mixed = np.vstack([pool[[5, 17]], outside[:3]])
+    learner.teach(mixed, np.concatenate([y[[5, 17]], y[300:303]]))
+    assert learner.taught_positions_.tolist() == [5, 17, -1, -1, -1]
+    assert np.flatnonzero(learner.labeled_mask_).tolist() == [5, 17]
+    assert [h["source"] for h in learner.history_] == ["teach", "teach", "add", "add", "add"]
+    assert [h["index"] for h in learner.history_] == [5, 17, None, None, None]
+    assert learner.n_pool_ == 300
+    # They are trained on: a learner given them with add_labeled is the same.
+    other = ActiveLearner(random_state=0).fit(pool)
+    other.teach([5, 17], y[[5, 17]]).add_labeled(outside[:3], y[300:303])
+    assert_allclose(learner.predict_proba(pool), other.predict_proba(pool))
+
+
+def test_teach_samples_finds_rows_whatever_their_container():
+    X, y = _data(200)
+    idx = np.array([3, 50, 120])
+    # float64 copies of a float32 pool, a DataFrame, a sparse pool, a list of rows
+    learner = ActiveLearner(random_state=0).fit(X)
+    learner.teach(X[idx].astype(np.float64), y[idx])
+    assert learner.taught_positions_.tolist() == idx.tolist()
+    pd = require("pandas")
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    learner = ActiveLearner(random_state=0).fit(frame)
+    learner.teach(frame.iloc[idx], y[idx])
+    assert learner.taught_positions_.tolist() == idx.tolist()
+    sparse = sp.csr_matrix(X)
+    learner = ActiveLearner(random_state=0).fit(sparse)
+    learner.teach(sparse[idx], y[idx])
+    assert learner.taught_positions_.tolist() == idx.tolist()
+    learner = ActiveLearner(random_state=0).fit(X)
+    learner.teach([list(row) for row in X[idx]], y[idx])
+    assert learner.taught_positions_.tolist() == idx.tolist()
+
+
+def test_teach_samples_with_copies_in_the_pool():
+    X, y = _data(100)
+    X[40] = X[10]  # the same sample twice in the pool
+    learner = ActiveLearner(random_state=0).fit(X)
+    learner.teach(X[[10]], [y[10]])
+    assert learner.taught_positions_.tolist() == [10]
+    learner.teach(X[[10]], [y[10]])  # the copy not labeled yet is taken next
+    assert learner.taught_positions_.tolist() == [40]
+    with pytest.warns(UserWarning, match="already labeled"):
+        learner.teach(X[[10]], [y[10]])  # both labeled: relabels the first
+    learner = ActiveLearner(random_state=0).fit(X)
+    learner.teach(X[[10, 10]], [y[10], y[10]])  # one call, two copies: both positions
+    assert learner.taught_positions_.tolist() == [10, 40]
+    with pytest.raises(ValueError, match="Sample 1 is pool position 3, which another sample"):
+        learner.teach(X[[3, 3]], [0, 0])
+
+
+def test_teach_ambiguous_input_says_how_to_pass_it():
+    X, y = _data(100)
+    learner = ActiveLearner(random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"1-D float array.*reshape\(1, -1\)"):
+        learner.teach(X[7], [y[7]])  # one sample as a 1-D row
+    assert not learner.labeled_mask_.any()
+    with pytest.raises(ValueError, match="give exactly one label each"):
+        learner.teach(X[[1, 2]], [0])
+
+
+def test_teach_samples_does_not_scan_the_pool_per_row(monkeypatch):
+    """The pool is fingerprinted once, chunk by chunk, then each teach costs a lookup."""
+    from skaloe.active import _matching
+
+    calls = []
+    original = _matching.fingerprints
+
+    def counting(rows):
+        calls.append(len(rows))
+        return original(rows)
+
+    monkeypatch.setattr(_matching, "fingerprints", counting)
+    X, y = _data(10000, n_features=16)
+    learner = ActiveLearner(random_state=0).fit(X)
+    learner.teach(X[[1, 2, 3]], y[[1, 2, 3]])
+    assert calls == [4096, 4096, 1808, 3]  # the pool in 3 chunks, then the 3 samples
+    learner.teach(X[[4, 5]], y[[4, 5]])
+    assert calls[4:] == [2]  # the index is kept: only the taught samples
+    assert learner.taught_positions_.tolist() == [4, 5]
+
+
+def test_teach_file_paths_and_query_return_them(wav_files):
+    paths, labels = wav_files
+    pool, new = paths[:36], paths[36:]
+    pipe = make_pipeline(EncoderTransformer(model=counting_encoder), StandardScaler(),
+                         LogisticRegression())
+    learner = ActiveLearner(pipe, random_state=0).fit(pool)
+    idx, X_new = learner.query(3, return_X=True)
+    assert X_new == [pool[i] for i in idx]
+    learner.teach(X_new, labels[idx])
+    assert learner.taught_positions_.tolist() == idx.tolist()
+    _ENCODER_CALLS["n"] = 0
+    learner.teach([pool[20], new[0]], [labels[20], labels[36]])  # a pool clip and a new one
+    assert learner.taught_positions_.tolist() == [20, -1]
+    assert _ENCODER_CALLS["n"] == 1  # only the new clip is embedded
+    assert learner.history_[-1]["source"] == "add"
+    # Waveforms of a pool given as waveforms are found by their embeddings.
+    import soundfile
+
+    waves = [soundfile.read(p, dtype="float32")[0] for p in pool]
+    learner = ActiveLearner(clone(pipe), random_state=0).fit(waves)
+    learner.teach([waves[4], waves[9]], labels[[4, 9]])
+    assert learner.taught_positions_.tolist() == [4, 9]

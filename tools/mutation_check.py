@@ -83,6 +83,13 @@ MUTATIONS = {
         ["tests/test_encoder.py"],
         "a cache merge removes the old shards before the merged one is written",
     ),
+    "teach-samples-never-found": (
+        "skaloe/active/_learner.py",
+        "        found = self._find_in_pool(X, n)\n",
+        "        found = [[] for _ in range(n)]\n",
+        ["tests/test_active.py"],
+        "teach(X_pool[idx], y) adds pool rows a second time instead of labeling them",
+    ),
     "margin-scorer-inverted": (
         "skaloe/active/_scorer.py",
         "    return 1 - (first - second)\n",

@@ -28,6 +28,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._diversity import DIVERSITY_METHODS, fit_pool_clusters, select_diverse
+from ._matching import RowIndex, path_keys
 from ._scorer import _QueryScorer, get_query_scorer, get_query_scorer_names
 from ._selection import (
     cold_start_kmeans,
@@ -82,6 +83,10 @@ def _fit(model, X, y):
             return model.fit(X, y)
         with blas.limit(limits=1):
             return model.fit(X, y)
+
+
+def _num_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def _estimator_has(attr):
@@ -303,9 +308,14 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     history_ : list of dict
         Every label ever given, in order: ``{"round", "index", "label",
-        "source"}`` with source ``"fit"``, ``"teach"`` or ``"add"`` (index
-        None for samples added with :meth:`add_labeled`). Relabeling a
+        "source"}`` with source ``"fit"``, ``"teach"`` (a pool position) or
+        ``"add"`` (a sample outside the pool, from :meth:`add_labeled` or a
+        :meth:`teach` sample not found in the pool; index None). Relabeling a
         position keeps the earlier entry.
+
+    taught_positions_ : ndarray of int
+        After :meth:`teach`: the pool position of each position or sample it
+        was given, ``-1`` for a sample not in the pool (added outside it).
 
     n_rounds_ : int
         Number of :meth:`teach` and :meth:`add_labeled` calls since fit.
@@ -446,6 +456,12 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                     ensure_all_finite=False, ensure_min_samples=1,
                 )
         self._pool = pool
+        # The pool in the form samples are given in (file paths for an encoder
+        # Pipeline), when that is not the pool itself: query(return_X=True)
+        # returns it, and teach() finds samples in it.
+        self._X_fit = X if self._prefix else None
+        self._row_index = None
+        self._path_index = None
         from ..graph import GraphClassifier, model_change_scores
 
         self._semi_supervised = _is_semi_supervised(trainable)
@@ -744,49 +760,65 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return len(self.labeled_mask_)
 
     def teach(self, indices, labels):
-        """Record labels for pool positions and refit.
+        """Record labels for pool positions or for samples, and refit.
 
         Parameters
         ----------
-        indices : array-like of int
-            Positions into the ``X`` given to :meth:`fit`, as returned by
-            :meth:`query`.
+        indices : array-like of int, or samples
+            What was labeled, either
+
+            - pool positions: 1-D integers, as :meth:`query` returns them
+              (whole numbers in a float array are taken as positions too);
+            - samples, in the form of the ``X`` given to :meth:`fit`: a 2-D
+              array, sparse matrix or DataFrame of feature rows, or for a
+              Pipeline that starts with an encoder a list of file paths or
+              waveforms (``X_pool[idx]`` in modAL-style code). A sample that
+              is in the pool (same content, or the same path for files) is
+              labeled at its position; any other sample is added as a labeled
+              sample outside the pool, as :meth:`add_labeled` does.
+              ``taught_positions_`` and ``history_`` say which was which.
+
         labels : array-like
-            One label per position, of any hashable type; a class never seen
-            before may appear. A position labeled before is relabeled (with a
-            warning; the earlier label stays in ``history_``).
+            One label per position or sample, of any hashable type; a class
+            never seen before may appear. A position labeled before is
+            relabeled (with a warning; the earlier label stays in
+            ``history_``).
 
         Returns
         -------
         self : ActiveLearner
+
+        Examples
+        --------
+        The loop as modAL users write it, with samples:
+
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_classification
+        >>> from skaloe.active import ActiveLearner
+        >>> X, y = make_classification(200, n_classes=3, n_informative=4, random_state=0)
+        >>> learner = ActiveLearner(random_state=0).fit(X)
+        >>> for _ in range(3):
+        ...     idx, X_new = learner.query(6, return_X=True)
+        ...     learner = learner.teach(X_new, y[idx])   # the samples a person labeled
+        >>> learner.taught_positions_.tolist() == idx.tolist()   # found in the pool
+        True
+        >>> int(learner.labeled_mask_.sum())
+        18
         """
         check_is_fitted(self)
-        indices = self._check_indices(indices)
-        labels = self._check_labels(labels, len(indices))
-        relabeled = indices[self.labeled_mask_[indices]]
-        for i in relabeled:
-            warnings.warn(
-                f"Pool position {int(i)} was already labeled {self.y_pool_[i]!r}; it is "
-                "relabeled (the earlier label stays in history_).",
-                UserWarning,
-                stacklevel=2,
-            )
-        self.n_rounds_ += 1
-        # Labels are recorded before refitting, so a failing refit loses none.
-        for i, label in zip(indices.tolist(), labels.tolist()):
-            self.y_pool_[i] = label
-            self.history_.append(
-                {"round": self.n_rounds_, "index": i, "label": label, "source": "teach"}
-            )
-        self.labeled_mask_[indices] = True
-        self._refit()
-        self._monitor()
-        return self
+        positions = self._as_positions(indices)
+        if positions is None:
+            return self._teach_samples(indices, labels)
+        positions = self._check_indices(positions)
+        labels = self._check_labels(labels, len(positions))
+        self.taught_positions_ = positions.copy()
+        return self._record(positions, labels)
 
     def add_labeled(self, X, labels):
         """Add labeled samples that are not part of the pool, and refit.
 
-        They are used for training but never returned by :meth:`query`.
+        They are used for training but never returned by :meth:`query`. To
+        label samples that may be rows of the pool, use :meth:`teach`.
 
         Parameters
         ----------
@@ -802,18 +834,115 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         Xt = self._as_pool_features(X)
-        n = Xt.shape[0] if hasattr(Xt, "shape") else len(Xt)
-        labels = self._check_labels(labels, n)
-        self.n_rounds_ += 1
-        self._extra_X.append(Xt)
-        for label in labels.tolist():
-            self._extra_y.append(label)
-            self.history_.append(
-                {"round": self.n_rounds_, "index": None, "label": label, "source": "add"}
+        labels = self._check_labels(labels, _num_rows(Xt))
+        return self._record(np.empty(0, dtype=np.intp), labels[:0], Xt, labels)
+
+    def _record(self, positions, labels, extra_X=None, extra_labels=()):
+        """Record labels of pool positions and of samples outside the pool, then refit once."""
+        for i in positions[self.labeled_mask_[positions]]:
+            warnings.warn(
+                f"Pool position {int(i)} was already labeled {self.y_pool_[i]!r}; it is "
+                "relabeled (the earlier label stays in history_).",
+                UserWarning,
+                stacklevel=3,
             )
+        self.n_rounds_ += 1
+        # Labels are recorded before refitting, so a failing refit loses none.
+        for i, label in zip(positions.tolist(), labels.tolist()):
+            self.y_pool_[i] = label
+            self.history_.append(
+                {"round": self.n_rounds_, "index": i, "label": label, "source": "teach"}
+            )
+        self.labeled_mask_[positions] = True
+        if len(extra_labels):
+            self._extra_X.append(extra_X)
+            for label in extra_labels.tolist():
+                self._extra_y.append(label)
+                self.history_.append(
+                    {"round": self.n_rounds_, "index": None, "label": label, "source": "add"}
+                )
         self._refit()
         self._monitor()
         return self
+
+    def _as_positions(self, indices):
+        """Positions as an array, or None when ``indices`` holds samples; ambiguity is an error."""
+        if hasattr(indices, "iloc") or hasattr(indices, "toarray"):  # DataFrame, sparse
+            return None
+        try:
+            raw = np.asarray(indices)
+        except ValueError:  # ragged: a list of waveforms of different lengths
+            return None
+        if raw.ndim == 0:
+            raw = raw.reshape(1)
+        if raw.ndim >= 2 or (raw.dtype == object and raw.size and not all(
+                isinstance(v, (Integral, np.integer)) for v in raw.tolist())):
+            return None
+        if raw.dtype.kind in "USO" and raw.size and self._takes_paths():
+            return None  # file paths (or documents) of a pool given as strings
+        if raw.dtype.kind == "f" and raw.size:
+            whole = np.isfinite(raw) & (raw == np.round(raw))
+            if not whole.all():
+                bad = raw[~whole][0].item()
+                raise ValueError(
+                    f"teach() got a 1-D float array holding {bad!r}: pool positions must be "
+                    "whole numbers (as query() returns them), and samples must be given as "
+                    "rows: X_new.reshape(1, -1) for one sample of features, [waveform] for "
+                    "one clip."
+                )
+        return raw
+
+    def _takes_paths(self):
+        X = self._X_fit if self._X_fit is not None else self._pool
+        if self._path_index is None:
+            self._path_index = path_keys(X) or {}
+        return bool(self._path_index)
+
+    def _teach_samples(self, X, labels):
+        """teach() with samples: label those found in the pool, add the others."""
+        n = _num_rows(X)
+        labels = self._check_labels(labels, n)
+        found = self._find_in_pool(X, n)
+        taken, positions = set(), np.full(n, -1, dtype=np.intp)
+        for k, candidates in enumerate(found):
+            free = [c for c in candidates if c not in taken]
+            if candidates and not free:
+                raise ValueError(
+                    f"Sample {k} is pool position {candidates[0]}, which another sample of "
+                    "this call also is; give each sample one label."
+                )
+            if free:  # prefer a copy of the sample that is not labeled yet
+                unlabeled = [c for c in free if not self.labeled_mask_[c]]
+                positions[k] = (unlabeled or free)[0]
+                taken.add(int(positions[k]))
+        in_pool = positions >= 0
+        new = np.flatnonzero(~in_pool)
+        extra_X = None
+        if len(new):
+            extra_X = self._as_pool_features(_safe_indexing(X, new) if hasattr(X, "shape")
+                                             else [X[i] for i in new])
+        self.taught_positions_ = positions
+        return self._record(positions[in_pool], labels[in_pool], extra_X, labels[new])
+
+    def _find_in_pool(self, X, n):
+        """For each sample, the pool positions holding it (possibly none)."""
+        if self._takes_paths():
+            values = X.to_numpy() if hasattr(X, "to_numpy") else X
+            values = values.tolist() if hasattr(values, "tolist") else list(values)
+            values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
+            return [list(self._path_index.get(os.fspath(v), []))
+                    if isinstance(v, (str, os.PathLike)) else [] for v in values]
+        features = self._as_pool_features(X)
+        pool = self._pool
+        numeric = (hasattr(pool, "dtype") and getattr(pool, "ndim", 2) == 2
+                   and pool.dtype.kind in "iufb")
+        if numeric:
+            if self._row_index is None:
+                self._row_index = RowIndex(pool)
+            found = self._row_index.find(pool, features)
+            if found is not None:
+                return found
+        return [[] for _ in range(n)]
 
     def _check_indices(self, indices):
         raw = np.asarray(indices)
@@ -879,7 +1008,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     # -- querying ----------------------------------------------------------
 
-    def query(self, n=1):
+    def query(self, n=1, *, return_X=False):
         """Pool positions to label next, most informative first.
 
         Parameters
@@ -887,6 +1016,10 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         n : int, default=1
             Batch size. With ``selection="class-aware"``, ``n`` equal to the
             number of classes asks one label per predicted class (ALOE).
+        return_X : bool, default=False
+            Also return those samples, in the form of the ``X`` given to
+            :meth:`fit` (file paths for an encoder Pipeline); they can be
+            passed back to :meth:`teach` as they are.
 
         Returns
         -------
@@ -895,7 +1028,16 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             when fewer are unlabeled; empty (with a warning) when the pool is
             exhausted. While fewer than two classes are labeled, the picks
             come from the ``cold_start`` strategy.
+        X_query : array-like
+            The samples at ``indices``; only with ``return_X=True``.
         """
+        indices = self._query(n)
+        if not return_X:
+            return indices
+        X = self._X_fit if self._X_fit is not None else self._pool
+        return indices, _safe_indexing(X, indices)
+
+    def _query(self, n):
         check_is_fitted(self)
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}.")

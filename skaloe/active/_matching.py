@@ -1,0 +1,127 @@
+"""Finding taught samples in the pool: by content for feature rows, by name for file paths.
+
+``ActiveLearner.teach(X, y)`` accepts the samples a person labeled, as
+modAL-style code passes them (``X_pool[idx]``). Each sample that is a row of
+the pool must be labeled at its position, not added a second time. A per-row
+scan of a large pool for every call would cost a pass over the pool per
+sample; instead every pool row gets a 64-bit fingerprint once (integer
+arithmetic on the row's bytes, computed chunk by chunk, exact and independent
+of how rows are grouped), the fingerprints are sorted, and a taught sample is
+looked up by binary search and confirmed by comparing its bytes with the
+candidate rows.
+"""
+
+# Authors: The skaloe developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+_CHUNK_ROWS = 4096
+
+
+def _dense(rows):
+    return rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+
+
+def _byte_words(rows):
+    """The rows' bytes as unsigned words of the widest size that divides a row."""
+    rows = np.ascontiguousarray(rows)
+    n_bytes = rows.shape[1] * rows.dtype.itemsize if rows.ndim == 2 else 0
+    for word in (np.uint64, np.uint32, np.uint16, np.uint8):
+        if n_bytes % np.dtype(word).itemsize == 0:
+            return rows.view(np.uint8).reshape(len(rows), -1).view(word)
+    raise AssertionError("unreachable")
+
+
+def _weights(n_words):
+    # Fixed odd multipliers: the fingerprint is the same in every process.
+    rng = np.random.default_rng(0x5CA10E)
+    return rng.integers(1, 2**63, size=n_words, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def fingerprints(rows):
+    """One uint64 per row: ``sum_k w_k * word_k`` modulo 2**64, with fixed odd weights."""
+    words = _byte_words(rows)
+    weights = _weights(words.shape[1])
+    out = np.empty(len(words), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, len(words), _CHUNK_ROWS):
+            part = words[start:start + _CHUNK_ROWS].astype(np.uint64)
+            part *= weights
+            out[start:start + _CHUNK_ROWS] = part.sum(axis=1, dtype=np.uint64)
+    return out
+
+
+class RowIndex:
+    """Positions of the pool's rows, found by content.
+
+    Parameters
+    ----------
+    pool : ndarray or sparse matrix of shape (n_pool, n_features)
+        The pool as the learner keeps it (its features). Only fingerprints
+        are kept: :meth:`find` is given the pool again.
+    """
+
+    def __init__(self, pool):
+        self.dtype, self.n_features = pool.dtype, pool.shape[1]
+        n = pool.shape[0]
+        prints = np.empty(n, dtype=np.uint64)
+        for start in range(0, n, _CHUNK_ROWS):
+            prints[start:start + _CHUNK_ROWS] = fingerprints(_dense(pool[start:start + _CHUNK_ROWS]))
+        self.order = np.argsort(prints, kind="stable")
+        self.sorted = prints[self.order]
+
+    def as_pool_dtype(self, rows):
+        """The rows in the pool's dtype when that changes no value, else None."""
+        rows = _dense(rows)
+        if rows.ndim != 2 or rows.shape[1] != self.n_features:
+            return None
+        if rows.dtype == self.dtype:
+            return rows
+        try:
+            cast = rows.astype(self.dtype)
+            same = np.array_equal(cast.astype(rows.dtype), rows, equal_nan=rows.dtype.kind == "f")
+        except (TypeError, ValueError):
+            return None
+        return cast if same else None
+
+    def find(self, pool, rows):
+        """For each row, the sorted positions of ``pool`` holding exactly its content."""
+        rows = self.as_pool_dtype(rows)
+        if rows is None:
+            return None
+        prints = fingerprints(rows)
+        lo = np.searchsorted(self.sorted, prints, side="left")
+        hi = np.searchsorted(self.sorted, prints, side="right")
+        found = []
+        for row, a, b in zip(rows, lo.tolist(), hi.tolist()):
+            candidates = np.sort(self.order[a:b])
+            same = [int(c) for c in candidates
+                    if _dense(pool[int(c):int(c) + 1])[0].tobytes() == row.tobytes()]
+            found.append(same)
+        return found
+
+
+def path_keys(X):
+    """``{path: [positions]}`` when the pool was given as file paths, else None."""
+    if hasattr(X, "toarray") or isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+        return None  # a sparse matrix of features, or no sequence at all
+    if hasattr(X, "to_numpy"):  # a pandas Series or one-column DataFrame
+        X = X.to_numpy()
+    if len(X) == 0 or (hasattr(X, "dtype") and X.dtype.kind not in "USO"):
+        return None  # numeric features: no conversion of a large pool to a list
+    if isinstance(X, (list, tuple)) and not isinstance(X[0], (str, os.PathLike, list)):
+        return None
+    values = X.tolist() if hasattr(X, "tolist") else list(X)
+    if values and isinstance(values[0], list):  # a one-column 2-D container
+        values = [v[0] if len(v) == 1 else None for v in values]
+    if not all(isinstance(v, (str, os.PathLike)) for v in values):
+        return None
+    keys = {}
+    for position, value in enumerate(values):
+        keys.setdefault(os.fspath(value), []).append(position)
+    return keys
