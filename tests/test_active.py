@@ -1554,3 +1554,30 @@ def test_teach_file_paths_and_query_return_them(wav_files):
     learner = ActiveLearner(clone(pipe), random_state=0).fit(waves)
     learner.teach([waves[4], waves[9]], labels[[4, 9]])
     assert learner.taught_positions_.tolist() == [4, 9]
+
+
+def test_kmeans_cold_start_is_computed_once_and_consumed_in_order(monkeypatch):
+    """No k-means per label: one clustering per pool, its order consumed as labels come."""
+    import sklearn.cluster
+
+    fits = []
+    original = sklearn.cluster.KMeans.fit
+
+    def counting(self, *args, **kwargs):
+        fits.append(self.n_clusters)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sklearn.cluster.KMeans, "fit", counting)
+    X, y = make_blobs(n_samples=2000, centers=4, n_features=2, cluster_std=1.0,
+                      random_state=0)
+    learner = ActiveLearner(random_state=0).fit(X.astype(np.float32))
+    batch = learner.query(4)
+    assert sorted(y[batch].tolist()) == [0, 1, 2, 3]  # the four coarsest regions
+    taught = []
+    for _ in range(3):  # one class only: still cold, one clip at a time
+        first = learner.query(1)
+        assert first[0] not in taught
+        taught.append(int(first[0]))
+        learner.teach(first, [0])
+    assert taught == batch[:3].tolist()  # the same order, consumed label by label
+    assert len(fits) == 1

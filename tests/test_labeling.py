@@ -339,3 +339,26 @@ def test_undo_from_a_kept_learner_equals_a_replay(tmp_path):
     assert s.next_batch() == fresh.next_batch()
     for session in (s, replayed, fresh):
         session.close()
+
+
+@pytest.mark.parametrize("random_state", [0, 1, 2])
+def test_labeling_one_clip_at_a_time_meets_a_new_region_with_each_cold_label(tmp_path,
+                                                                              random_state):
+    """The cold start is computed once per pool and consumed in order: a labeler who
+    takes the first clip of each batch does not get the same cluster over and over."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=5000, centers=4, n_features=2, cluster_std=1.0,
+                      random_state=random_state)
+    path = tmp_path / "pool.npz"
+    np.savez(path, embeddings=X.astype(np.float32),
+             paths=np.array([f"/nowhere/clip{i}.wav" for i in range(len(X))]))
+    s = DurableSession.create(tmp_path / "s.sqlite", str(path), list("abcd"),
+                              random_state=random_state)
+    seen = []
+    for _ in range(6):
+        position = s.next_batch()[0]
+        seen.append(int(y[position]))
+        s.label(position, "abcd"[y[position]])
+    assert len(set(seen)) >= 3, seen
+    s.close()

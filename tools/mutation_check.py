@@ -90,6 +90,14 @@ MUTATIONS = {
         ["tests/test_active.py"],
         "teach(X_pool[idx], y) adds pool rows a second time instead of labeling them",
     ),
+    "cold-start-recomputed-per-query": (
+        "skaloe/active/_learner.py",
+        "        if self._cold_order is None:\n",
+        "        if True:\n",
+        ["tests/test_active.py", "tests/test_labeling.py"],
+        "the k-means cold start is clustered again at every query (the same region over and "
+        "over for one-at-a-time labeling)",
+    ),
     "margin-scorer-inverted": (
         "skaloe/active/_scorer.py",
         "    return 1 - (first - second)\n",

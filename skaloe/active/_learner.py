@@ -31,7 +31,7 @@ from ._diversity import DIVERSITY_METHODS, fit_pool_clusters, select_diverse
 from ._matching import RowIndex, path_keys
 from ._scorer import _QueryScorer, get_query_scorer, get_query_scorer_names
 from ._selection import (
-    cold_start_kmeans,
+    cold_start_order,
     cold_start_random,
     select_class_agnostic,
     select_class_aware,
@@ -266,8 +266,9 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     cold_start : {"kmeans", "random"}, default="kmeans"
         How :meth:`query` picks samples while fewer than two classes are
-        labeled: the sample nearest to each k-means centroid of the pool
-        (diverse, representative picks) or uniformly at random.
+        labeled: representatives of k-means clusters of the pool, ordered
+        from coarse to fine regions (computed once, at the first cold query,
+        then consumed in order; see the user guide), or uniformly at random.
 
     chunk_size : int, default=8192
         Rows of the pool scored at a time; bounds the memory of a query.
@@ -363,7 +364,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     ...     batch = learner.query(3)
     ...     learner = learner.teach(batch, y[batch])
     >>> print(learner.stopping_hint())  # doctest: +ELLIPSIS
-    51 labels; validation accuracy 0.560; validation score has not improved ... you can stop
+    21 labels; validation accuracy 0.620; validation score has not improved ... you can stop
     """
 
     _parameter_constraints: dict = {
@@ -462,6 +463,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._X_fit = X if self._prefix else None
         self._row_index = None
         self._path_index = None
+        self._cold_order = None  # the cold-start order, computed at the first cold query
         from ..graph import GraphClassifier, model_change_scores
 
         self._semi_supervised = _is_semi_supervised(trainable)
@@ -1099,9 +1101,17 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             # k-means refuses NaN / inf (an estimator such as HistGradientBoosting
             # takes them): fall back to random picks. One pass, no copy of the pool.
             numeric = bool(np.isfinite(pool.sum(dtype=np.float64)))
-        if self.cold_start == "kmeans" and numeric:
-            return cold_start_kmeans(pool, candidates, n, self._rng)
-        return cold_start_random(candidates, n, self._rng)
+        if self.cold_start != "kmeans" or not numeric:
+            return cold_start_random(candidates, n, self._rng)
+        # The order is computed once per pool and consumed as labels come in:
+        # one label at a time meets a new region of the pool each time.
+        if self._cold_order is None:
+            self._cold_order = cold_start_order(pool, candidates, n, self._rng)
+        picks = self._cold_order[~self.labeled_mask_[self._cold_order]][:n]
+        if len(picks) < n:  # more asked than representatives left: random others
+            rest = np.setdiff1d(candidates, picks, assume_unique=True)
+            picks = np.concatenate([picks, cold_start_random(rest, n - len(picks), self._rng)])
+        return picks
 
     def query_scores(self):
         """Informativeness of every pool sample under the current model.

@@ -82,18 +82,56 @@ def cold_start_random(candidates, n, rng):
     return candidates[rng.permutation(len(candidates))[:n]]
 
 
-def cold_start_kmeans(features, candidates, n, rng, max_fit=20000):
-    """``n`` diverse candidates: the one nearest to each k-means centroid.
+def cold_start_order(features, candidates, n, rng, max_fit=20000, n_clusters=32):
+    """Candidates to label first, ordered from coarse to fine coverage of the pool.
 
-    Clustering the pool and labeling one representative per cluster is the
-    clustering-based initialization of AFTER (arXiv 2310.00283), which beat a
-    random start for every strategy it was tried with.
+    Computed once per pool and then consumed in order, so that a person who
+    labels one clip at a time meets a new region of the pool with each label
+    (and no k-means runs per label):
+
+    1. k-means with ``max(n, n_clusters)`` clusters (at most one per
+       candidate); each cluster is represented by its member nearest to its
+       centroid (the clustering-based start of AFTER, arXiv 2310.00283);
+    2. Ward's hierarchical clustering of the centroids; its splits, read
+       from the root down, give the order: the first representative is that
+       of the largest cluster, and each split adds the representative of the
+       largest cluster on the side that had none yet.
+
     k-means runs on at most ``max_fit`` candidates (a random subset of a large
-    pool); representatives are ordered by cluster size, largest first.
+    pool). Returns all the representatives, in that order.
     """
+    from scipy.cluster.hierarchy import linkage
+
+    reps, sizes, centers = _kmeans_representatives(
+        features, candidates, max(n, n_clusters), rng, max_fit)
+    k = len(reps)
+    if k < 3:
+        return reps[np.argsort(-sizes, kind="stable")]
+    tree = linkage(centers.astype(np.float64), method="ward")
+    # Node ids: leaves 0..k-1, merge i creates node k + i. Members of each node.
+    members = [[leaf] for leaf in range(k)]
+    for a, b, _, _ in tree:
+        members.append(members[int(a)] + members[int(b)])
+
+    def largest(node):
+        leaves = members[node]
+        return leaves[int(np.argmax(sizes[leaves]))]
+
+    order = [largest(2 * k - 2)]  # the root
+    for i in range(k - 2, -1, -1):  # splits, from the root down
+        a, b = int(tree[i, 0]), int(tree[i, 1])
+        represented = set(order)
+        for child in (a, b):
+            if not represented.intersection(members[child]):
+                order.append(largest(child))
+    return reps[np.asarray(order, dtype=np.intp)]
+
+
+def _kmeans_representatives(features, candidates, k, rng, max_fit):
+    """k-means on the candidates: each cluster's member nearest its centroid, sizes, centroids."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
-    k = min(n, len(candidates))
+    k = min(k, len(candidates))
     if len(candidates) > max_fit:
         subset = np.sort(rng.choice(candidates, max_fit, replace=False))
     else:
@@ -115,10 +153,10 @@ def cold_start_kmeans(features, candidates, n, rng, max_fit=20000):
         - 2 * km.cluster_centers_ @ X.T
         + np.einsum("ij,ij->i", X, X)[None, :]  # row norms without an (m, d) temporary
     )
-    picked, taken = [], np.zeros(len(subset), dtype=bool)
+    reps, taken = np.empty(k, dtype=np.intp), np.zeros(len(subset), dtype=bool)
     for cluster in np.argsort(-sizes, kind="stable"):
         row = np.where(taken, np.inf, d[cluster])
         best = int(np.argmin(row))
         taken[best] = True
-        picked.append(subset[best])
-    return np.asarray(picked, dtype=np.intp)
+        reps[cluster] = subset[best]
+    return reps, sizes, km.cluster_centers_
