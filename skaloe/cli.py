@@ -1195,7 +1195,8 @@ def run_label(args, out=None, *, ready=None):
     ``ready`` (for tests) is called with the server once it listens.
     """
     out = sys.stdout if out is None else out
-    from .labeling import DurableSession, LabelServer
+    from .labeling import DurableSession, LabelServer, SessionLockedError, export_labels
+    from .labeling._database import DamagedSessionError
 
     def say(text):
         print(text, file=out, flush=True)
@@ -1208,7 +1209,18 @@ def run_label(args, out=None, *, ready=None):
                 "random_state": args.random_state}
     if os.path.isfile(db) and os.path.getsize(db) > 0:
         pool = None if args.pool is None else _label_pool(args.pool)
-        session = DurableSession(db, pool=pool, annotator=args.annotator)
+        try:
+            session = DurableSession(db, pool=pool, annotator=args.annotator)
+        except (SessionLockedError, DamagedSessionError) as exc:
+            if args.export_csv is None:
+                raise CLIError(str(exc)) from None
+            # Read the label log only: works while another process labels, and
+            # on a file whose stored embeddings are damaged.
+            n = export_labels(db, args.export_csv)
+            say(f"skaloe label: {exc.__class__.__name__}: the session cannot be opened, but "
+                f"{_plural(n, 'label')} were read from its log and written to "
+                f"{args.export_csv}")
+            return 0
         try:
             for name, value in settings.items():
                 stored = getattr(session, name)

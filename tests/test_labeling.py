@@ -299,6 +299,13 @@ def test_a_killed_session_loses_no_acknowledged_label(pool, tmp_path):
     reference.close()
 
 
+def _copy_session(source, target):
+    """A consistent copy of a session file, made while it may be open (SQLite backup)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target
+
+
 def test_undo_from_a_kept_learner_equals_a_replay(tmp_path):
     X, y = make_classification(300, n_features=8, n_informative=5, n_classes=3,
                                random_state=0)
@@ -322,7 +329,8 @@ def test_undo_from_a_kept_learner_equals_a_replay(tmp_path):
     for _ in range(3):  # three undos in a row, each from a kept learner
         s.undo()
     assert calls["n"] == 0
-    replayed = DurableSession(tmp_path / "u.sqlite")
+    # One writer per file: the replay opens a copy of the log (read while s is open).
+    replayed = DurableSession(_copy_session(tmp_path / "u.sqlite", tmp_path / "r.sqlite"))
     assert s.next_batch() == replayed.next_batch()
     np.testing.assert_array_equal(s.learner_.query_scores(), replayed.learner_.query_scores())
     assert s.learner_._pool is s._X
@@ -335,7 +343,7 @@ def test_undo_from_a_kept_learner_equals_a_replay(tmp_path):
     for _ in range(9):
         s.undo()
     assert calls["n"] >= 1
-    fresh = DurableSession(tmp_path / "u.sqlite")
+    fresh = DurableSession(_copy_session(tmp_path / "u.sqlite", tmp_path / "f.sqlite"))
     assert s.next_batch() == fresh.next_batch()
     for session in (s, replayed, fresh):
         session.close()
@@ -362,3 +370,110 @@ def test_labeling_one_clip_at_a_time_meets_a_new_region_with_each_cold_label(tmp
         s.label(position, "abcd"[y[position]])
     assert len(set(seen)) >= 3, seen
     s.close()
+
+
+# -- the session file: one writer, one live label per clip, complete when closed -------
+
+
+def test_a_second_writer_is_refused_and_can_export_meanwhile(pool, tmp_path):
+    from skaloe.labeling import SessionLockedError, export_labels
+
+    path, truth = pool
+    db = tmp_path / "s.sqlite"
+    s = DurableSession.create(db, path, CLASSES, random_state=0)
+    _oracle_rounds(s, truth, 3)
+    with pytest.raises(SessionLockedError, match=r"open in another process .*pid \d+.*export"):
+        DurableSession(db)
+    # Reading takes no lock: the labels can be exported while s labels on.
+    assert export_labels(db, tmp_path / "now.csv") == 3
+    s.close()
+    DurableSession(db).close()  # closed: free again
+
+
+def test_a_writer_in_another_process_locks_until_it_ends(pool, tmp_path):
+    from skaloe.labeling import SessionLockedError
+
+    path, truth = pool
+    db = tmp_path / "s.sqlite"
+    DurableSession.create(db, path, CLASSES, random_state=0).close()
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from skaloe.labeling import DurableSession
+            s = DurableSession({str(db)!r})
+            print("open", flush=True)
+            time.sleep(120)
+        """)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert child.stdout.readline().strip() == "open"
+        with pytest.raises(SessionLockedError, match=f"pid {child.pid}"):
+            DurableSession(db)
+    finally:
+        child.kill()  # a killed writer leaves no lock behind
+        child.wait()
+    s = DurableSession(db)
+    s.label(s.next_batch()[0], "a")
+    s.close()
+
+
+def test_the_log_refuses_a_second_live_label_for_a_clip(pool, tmp_path):
+    from skaloe.labeling._database import LabelDatabase
+
+    path, truth = pool
+    db = tmp_path / "s.sqlite"
+    s = DurableSession.create(db, path, CLASSES, random_state=0)
+    position = s.next_batch()[0]
+    s.label(position, "a")
+    s.close()
+    raw = LabelDatabase(db)  # whatever writes, the file itself says no
+    with pytest.raises(ValueError, match=rf"Clip {position} already has the label 'a'"):
+        raw.append("label", position=position, label="b", annotator="mallory")
+    label_id = raw.active_labels()[0]["id"]
+    raw.append("undo", undoes=label_id, annotator="ana")
+    raw.append("label", position=position, label="b", annotator="ana")  # after an undo: fine
+    assert [e["label"] for e in raw.active_labels()] == ["b"]
+    raw.close()
+
+
+def test_a_closed_session_file_alone_holds_every_label(pool, tmp_path):
+    import shutil
+
+    path, truth = pool
+    db = tmp_path / "s.sqlite"
+    s = DurableSession.create(db, path, CLASSES, random_state=0)
+    _oracle_rounds(s, truth, 8)
+    expected = [(r["position"], r["label"]) for r in s.labels()]
+    s.close()
+    (tmp_path / "copy").mkdir()
+    shutil.copy(db, tmp_path / "copy" / "s.sqlite")  # the .sqlite alone, no -wal beside it
+    with sqlite3.connect(tmp_path / "copy" / "s.sqlite") as conn:
+        rows = conn.execute("SELECT position, label FROM events WHERE kind = 'label' "
+                            "ORDER BY id").fetchall()
+    assert rows == expected
+
+
+def test_damaged_embeddings_still_let_the_labels_out(pool, tmp_path, capsys):
+    from skaloe.cli import main
+    from skaloe.labeling._database import DamagedSessionError
+
+    path, truth = pool
+    db = tmp_path / "s.sqlite"
+    s = DurableSession.create(db, path, CLASSES, random_state=0)
+    _oracle_rounds(s, truth, 4)
+    expected = [str(r["position"]) for r in s.labels()]
+    s.close()
+    with sqlite3.connect(db) as conn:  # flip bytes of the stored pool embeddings
+        data = bytearray(conn.execute("SELECT data FROM embeddings WHERE part = 'pool'")
+                         .fetchone()[0])
+        data[:8] = bytes(8)
+        conn.execute("UPDATE embeddings SET data = ? WHERE part = 'pool'", (bytes(data),))
+    with pytest.raises(DamagedSessionError, match=r"labels are intact.*--export-csv"):
+        DurableSession(db)
+    out = tmp_path / "rescued.csv"
+    assert main(["label", "--db", str(db), "--export-csv", str(out)]) == 0
+    assert "4 labels were read from its log" in capsys.readouterr().out
+    with open(out, newline="") as f:
+        assert [r["position"] for r in csv.DictReader(f)] == expected
+    assert main(["label", "--db", str(db)]) == 2  # labeling it is refused, with the way out
+    assert "--export-csv" in capsys.readouterr().err

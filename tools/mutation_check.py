@@ -98,6 +98,20 @@ MUTATIONS = {
         "the k-means cold start is clustered again at every query (the same region over and "
         "over for one-at-a-time labeling)",
     ),
+    "second-live-label-accepted": (
+        "skaloe/labeling/_database.py",
+        "                if live is not None:\n",
+        "                if False:\n",
+        ["tests/test_labeling.py"],
+        "the session file takes a second label for a clip that has one in force",
+    ),
+    "no-writer-lock": (
+        "skaloe/labeling/_database.py",
+        "        if write:\n            self._writer = WriterLock(self.path)\n",
+        "",
+        ["tests/test_labeling.py"],
+        "two processes can open one session for labeling",
+    ),
     "margin-scorer-inverted": (
         "skaloe/active/_scorer.py",
         "    return 1 - (first - second)\n",

@@ -6,6 +6,14 @@ validation set, and an append-only log of label and undo events. Every event
 is its own transaction, committed (``synchronous=FULL``, WAL journal) before
 the caller is told it is saved, so a process killed at any moment loses at
 most the event being written.
+
+One process at a time writes: opening a session for writing takes an
+exclusive lock on ``<file>-writer`` (released when the session closes or the
+process ends), and a second writer is refused with a message naming the
+first. The log itself refuses a second live label for a clip. Closing a
+session checkpoints the WAL journal into the main file, so the ``.sqlite``
+file alone then holds every label. Reading (listing or exporting the labels)
+takes no lock.
 """
 
 from __future__ import annotations
@@ -15,6 +23,11 @@ import json
 import os
 import sqlite3
 from datetime import datetime, timezone
+
+try:  # POSIX; elsewhere the writer lock is not taken (see WriterLock)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 import numpy as np
 
@@ -84,6 +97,49 @@ def paths_fingerprint(paths):
     return h.hexdigest()
 
 
+class DamagedSessionError(ValueError):
+    """The session file's stored embeddings fail their checksum; its labels can be exported."""
+
+
+class SessionLockedError(RuntimeError):
+    """The session file is open for writing in another process (or object)."""
+
+
+class WriterLock:
+    """An exclusive advisory lock on ``<database>-writer``, held while a session is open.
+
+    The lock belongs to the open file: it is released by :meth:`release`,
+    and by the operating system when the process ends, even when it is
+    killed, so a crash never leaves a session locked.
+    """
+
+    def __init__(self, database):
+        self.path = f"{database}-writer"
+        self._fd = None
+        if fcntl is None:  # pragma: no cover - no advisory locks on this system
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as f:
+                holder = f.read().strip() or "another process"
+            raise SessionLockedError(
+                f"The labeling session {database!r} is open in another process or program "
+                f"({holder}); only one may label at a time. Close it there first (labels "
+                f"it gave are saved). To read the labels meanwhile, export them: skaloe "
+                f"label --db {database} --export-csv labels.csv"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}, since {utc_now()}".encode())
+        self._fd = fd
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases the lock
+            self._fd = None
+
+
 class LabelDatabase:
     """An open session database: schema, settings, embeddings and events.
 
@@ -98,8 +154,9 @@ class LabelDatabase:
         Create the schema (the file must not hold a session yet).
     """
 
-    def __init__(self, path, *, create=False):
+    def __init__(self, path, *, create=False, write=True):
         self.path = os.fspath(path)
+        self._writer = None
         exists = os.path.exists(self.path)
         if not create and not exists:
             raise FileNotFoundError(
@@ -111,6 +168,8 @@ class LabelDatabase:
                 f"The database path {self.path!r} is a folder; give the name of a file, "
                 "e.g. labels.sqlite."
             )
+        if write:
+            self._writer = WriterLock(self.path)
         # isolation_level=None: no implicit transactions; every write below
         # opens and commits its own with BEGIN IMMEDIATE ... COMMIT.
         self._conn = sqlite3.connect(
@@ -120,20 +179,20 @@ class LabelDatabase:
             self._configure()
             tables = self._tables()
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            self.close()
             raise ValueError(
                 f"{self.path!r} is not an SQLite database ({exc}); give a new file name "
                 "for a new session, or the database of an existing one."
             ) from None
         if create:
             if tables:
-                self._conn.close()
+                self.close()
                 raise FileExistsError(
                     f"{self.path!r} already holds a database; resume it with "
                     "DurableSession.open(...), or give a new file name for a new session."
                 )
         elif "meta" not in tables or self._meta_raw("complete") is None:
-            self._conn.close()
+            self.close()
             raise ValueError(
                 f"{self.path!r} holds no complete skaloe labeling session (it may have been "
                 "interrupted while being created); delete it and start the session again."
@@ -141,7 +200,7 @@ class LabelDatabase:
         else:
             version = self.meta("format_version")
             if version != FORMAT_VERSION:
-                self._conn.close()
+                self.close()
                 raise ValueError(
                     f"{self.path!r} is a labeling database of format {version}, but this "
                     f"skaloe reads format {FORMAT_VERSION}; open it with the skaloe version "
@@ -161,9 +220,25 @@ class LabelDatabase:
         rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         return {name for (name,) in rows}
 
+    def __del__(self):  # a session dropped without close() releases its lock
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def close(self):
-        """Close the connection (every event is already committed)."""
-        self._conn.close()
+        """Checkpoint the journal into the main file, close, and release the writer lock."""
+        try:
+            if self._writer is not None:
+                try:  # the .sqlite file alone then holds every event
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:
+                    pass  # e.g. a reader elsewhere: the WAL stays beside the file, complete
+            self._conn.close()
+        finally:
+            if self._writer is not None:
+                self._writer.release()
+                self._writer = None
 
     # -- one-off content, written in one transaction -------------------------
 
@@ -256,6 +331,17 @@ class LabelDatabase:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if kind == "label":  # one live label per clip, whoever writes
+                live = conn.execute(
+                    "SELECT label, annotator, time FROM events e WHERE kind = 'label' AND "
+                    "position = ? AND NOT EXISTS (SELECT 1 FROM events u WHERE "
+                    "u.kind = 'undo' AND u.undoes = e.id)", (position,),
+                ).fetchone()
+                if live is not None:
+                    raise ValueError(
+                        f"Clip {position} already has the label {live[0]!r} in {self.path!r} "
+                        f"(by {live[1]} at {live[2]}); undo it first to change it."
+                    )
             cursor = conn.execute(
                 "INSERT INTO events (kind, position, label, undoes, annotator, time) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

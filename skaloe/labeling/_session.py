@@ -14,7 +14,13 @@ from collections import Counter
 
 import numpy as np
 
-from ._database import LabelDatabase, array_sha256, paths_fingerprint, utc_now
+from ._database import (
+    DamagedSessionError,
+    LabelDatabase,
+    array_sha256,
+    paths_fingerprint,
+    utc_now,
+)
 
 __all__ = ["DurableSession"]
 
@@ -93,6 +99,53 @@ def _load_npz_pool(path):
             "again with 'skaloe embed'."
         )
     return embeddings, paths
+
+
+def _write_labels_csv(rows, path):
+    """Write label rows to a CSV file (written whole, then renamed); return how many."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".labels-", suffix=".csv", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(
+                f, fieldnames=["position", "path", "label", "annotator", "time"])
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return len(rows)
+
+
+def export_labels(database, path):
+    """Write the labels in force of a session file to CSV, without opening the session.
+
+    Reads only the label log and the clip paths: it works while another
+    process labels in the session, and when the stored embeddings are damaged
+    (the session then cannot be reopened, but no label is lost).
+
+    Parameters
+    ----------
+    database : str or path-like
+        The session's SQLite file.
+    path : str or path-like
+        The CSV file to write: ``position, path, label, annotator, time``.
+
+    Returns
+    -------
+    n_rows : int
+    """
+    db = LabelDatabase(database, write=False)
+    try:
+        paths = db.pool_paths()
+        rows = [{"position": e["position"], "path": paths[e["position"]], "label": e["label"],
+                 "annotator": e["annotator"], "time": e["time"]} for e in db.active_labels()]
+    finally:
+        db.close()
+    return _write_labels_csv(rows, path)
 
 
 def _pool_identity(pool):
@@ -393,10 +446,11 @@ class DurableSession:
         self.paths = db.pool_paths()
         self._X = db.read_array("pool", dim)
         if array_sha256(self._X) != db.meta("embeddings_sha256"):
-            raise ValueError(
+            raise DamagedSessionError(
                 f"The pool embeddings stored in {self.database!r} do not match their "
-                "checksum: the file is damaged. Export the labels (export_csv) and start "
-                "a new session."
+                "checksum: the file is damaged, but its labels are intact. Export them "
+                f"with 'skaloe label --db {self.database} --export-csv labels.csv' (or "
+                "skaloe.labeling.export_labels) and start a new session."
             )
         self._val = None
         if db.meta("n_validation", 0):
@@ -648,22 +702,7 @@ class DurableSession:
         -------
         n_rows : int
         """
-        rows = self.labels()
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".labels-", suffix=".csv", dir=folder)
-        try:
-            with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-                writer = csv.DictWriter(
-                    f, fieldnames=["position", "path", "label", "annotator", "time"])
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return len(rows)
+        return _write_labels_csv(self.labels(), path)
 
     def _estimate(self):
         """Cross-validated accuracy on the labels so far, or None with the reason."""
