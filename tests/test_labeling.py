@@ -120,7 +120,7 @@ def test_progress_estimates_accuracy_and_says_so(pool, tmp_path):
     p = s.progress()
     assert p["accuracy"] is None and p["accuracy_kind"] == "estimate"
     assert p["n_labels"] == 0 and p["n_pool"] == 90 and "labels" in p["hint"]
-    assert "needs two labels in each of two classes" in p["accuracy_text"]
+    assert "shown once two or more classes have 5 labels each" in p["accuracy_text"]
     s.close()
 
 
@@ -142,7 +142,11 @@ def test_estimated_accuracy_is_a_cross_validation_of_the_labels(tmp_path):
     positions = []
     for label in CLASSES:  # the first six clips of each class, in pool order
         positions += [int(i) for i in np.flatnonzero(truth == label)[:6]]
-    for position in positions:
+    for position in positions[:4] + positions[6:10] + positions[12:16]:
+        s.label(position, str(truth[position]))
+    p = s.progress()  # four labels per class: too few folds' worth to show a number
+    assert p["accuracy"] is None and "(fewest so far: 4)" in p["accuracy_text"]
+    for position in positions[4:6] + positions[10:12] + positions[16:18]:
         s.label(position, str(truth[position]))
     p = s.progress()
     assert p["accuracy_kind"] == "estimate"
@@ -158,7 +162,12 @@ def test_estimated_accuracy_is_a_cross_validation_of_the_labels(tmp_path):
     training = np.mean(LogisticRegression(max_iter=1000).fit(X_lab, y_lab).predict(X_lab) == y_lab)
     assert expected != pytest.approx(training)  # the check can tell them apart
     assert p["accuracy"] == pytest.approx(expected, abs=1e-9)
-    assert f"{expected:.3f}" in p["accuracy_text"]
+    # It carries its uncertainty (the standard error over the folds) and says
+    # it is no validation accuracy.
+    error = np.std(fold_scores, ddof=1) / np.sqrt(5)
+    assert p["accuracy_error"] == pytest.approx(error, abs=1e-9)
+    assert f"{expected:.3f} ± {error:.3f}" in p["accuracy_text"]
+    assert "not a validation accuracy" in p["accuracy_text"]
     s.close()
 
 

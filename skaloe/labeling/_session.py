@@ -704,26 +704,41 @@ class DurableSession:
         """
         return _write_labels_csv(self.labels(), path)
 
+    #: Labels each labeled class needs before the page shows an estimate.
+    ESTIMATE_MIN_PER_CLASS = 5
+
     def _estimate(self):
-        """Cross-validated accuracy on the labels so far, or None with the reason."""
+        """5-fold cross-validated accuracy on the labels so far: (mean, standard error, how).
+
+        Shown only once every labeled class has ``ESTIMATE_MIN_PER_CLASS``
+        labels: with fewer, a fold holds one or two clips of a class and the
+        number jumps from label to label. It runs under the learner's limit of
+        one BLAS thread, so a label never waits for a multi-threaded fit.
+        """
         from sklearn.base import clone
         from sklearn.model_selection import StratifiedKFold, cross_val_score
+        from threadpoolctl import threadpool_limits
 
         from ..active._learner import _default_estimator
 
         labels = [e["label"] for e in self._active]
         counts = Counter(labels)
-        if len(counts) < 2 or min(counts.values()) < 2:
-            return None, "needs two labels in each of two classes"
-        k = min(5, min(counts.values()))
+        need = self.ESTIMATE_MIN_PER_CLASS
+        if len(counts) < 2 or min(counts.values()) < need:
+            return None, None, (f"shown once two or more classes have {need} labels each "
+                                f"(fewest so far: {min(counts.values(), default=0)})")
+        k = 5
         X = self._X[[e["position"] for e in self._active]]
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
             warnings.simplefilter("ignore")
             scores = cross_val_score(
                 clone(_default_estimator()).set_params(warm_start=False),
                 X, np.asarray(labels), cv=StratifiedKFold(k),
             )
-        return float(np.mean(scores)), f"{k}-fold cross-validation on the labels so far"
+        se = float(np.std(scores, ddof=1) / np.sqrt(k))
+        return (float(np.mean(scores)), se,
+                f"{k}-fold cross-validation on the {len(labels)} labels so far; active "
+                "learning picks hard clips, so it is not a validation accuracy")
 
     def progress(self):
         """Where the session stands, for a person.
@@ -732,10 +747,12 @@ class DurableSession:
         -------
         progress : dict
             ``n_labels``, ``n_pool``, ``per_class`` (counts), ``accuracy``
-            (float or None), ``accuracy_kind`` (``"validation"`` with a
-            validation set, else ``"estimate"``: a k-fold cross-validated
+            (float or None), ``accuracy_error`` (the standard error of an
+            estimate, else None), ``accuracy_kind`` (``"validation"`` with a
+            validation set, else ``"estimate"``: a 5-fold cross-validated
             accuracy on the labels so far, which active learning's choice of
-            hard clips biases), ``accuracy_text``, ``hint`` (the learner's
+            hard clips biases, shown once two or more classes have 5 labels
+            each), ``accuracy_text``, ``hint`` (the learner's
             :meth:`~skaloe.active.ActiveLearner.stopping_hint`),
             ``should_stop``, ``can_undo`` and ``last`` (the latest label in
             force, or None).
@@ -743,6 +760,7 @@ class DurableSession:
         with self._lock:
             learner = self.learner_
             per_class = Counter(e["label"] for e in self._active)
+            error = None
             if self._val is not None:
                 value = learner.validation_score_
                 kind = "validation"
@@ -752,16 +770,17 @@ class DurableSession:
             else:
                 if self._estimate_cache is None:
                     self._estimate_cache = self._estimate()
-                value, how = self._estimate_cache
+                value, error, how = self._estimate_cache
                 kind = "estimate"
-                text = (f"estimated accuracy {value:.3f} ({how})" if value is not None
-                        else f"estimated accuracy: {how}")
+                text = (f"estimated accuracy {value:.3f} ± {error:.3f} ({how})"
+                        if value is not None else f"estimated accuracy: {how}")
             last = self._active[-1] if self._active else None
             return {
                 "n_labels": len(self._active),
                 "n_pool": self.n_pool,
                 "per_class": {c: per_class.get(c, 0) for c in self.classes},
                 "accuracy": value,
+                "accuracy_error": error,
                 "accuracy_kind": kind,
                 "accuracy_text": text,
                 "hint": learner.stopping_hint(),
