@@ -1554,6 +1554,11 @@ def test_teach_file_paths_and_query_return_them(wav_files):
     learner = ActiveLearner(clone(pipe), random_state=0).fit(waves)
     learner.teach([waves[4], waves[9]], labels[[4, 9]])
     assert learner.taught_positions_.tolist() == [4, 9]
+    _ENCODER_CALLS["n"] = 0
+    new_wave = soundfile.read(new[1], dtype="float32")[0]
+    learner.teach([waves[11], new_wave], labels[[11, 37]])
+    assert learner.taught_positions_.tolist() == [11, -1]
+    assert _ENCODER_CALLS["n"] == 2  # each sample embedded once, to look it up
 
 
 def test_kmeans_cold_start_is_computed_once_and_consumed_in_order(monkeypatch):

@@ -85,8 +85,8 @@ MUTATIONS = {
     ),
     "teach-samples-never-found": (
         "skaloe/active/_learner.py",
-        "        found = self._find_in_pool(X, n)\n",
-        "        found = [[] for _ in range(n)]\n",
+        "        found, features = self._find_in_pool(X, n)\n",
+        "        found, features = [[] for _ in range(n)], None\n",
         ["tests/test_active.py"],
         "teach(X_pool[idx], y) adds pool rows a second time instead of labeling them",
     ),

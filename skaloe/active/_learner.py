@@ -882,17 +882,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return None
         if raw.dtype.kind in "USO" and raw.size and self._takes_paths():
             return None  # file paths (or documents) of a pool given as strings
-        if raw.dtype.kind == "f" and raw.size:
-            whole = np.isfinite(raw) & (raw == np.round(raw))
-            if not whole.all():
-                bad = raw[~whole][0].item()
-                raise ValueError(
-                    f"teach() got a 1-D float array holding {bad!r}: pool positions must be "
-                    "whole numbers (as query() returns them), and samples must be given as "
-                    "rows: X_new.reshape(1, -1) for one sample of features, [waveform] for "
-                    "one clip."
-                )
-        return raw
+        return raw  # positions, checked by _check_indices
 
     def _takes_paths(self):
         X = self._X_fit if self._X_fit is not None else self._pool
@@ -904,7 +894,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """teach() with samples: label those found in the pool, add the others."""
         n = _num_rows(X)
         labels = self._check_labels(labels, n)
-        found = self._find_in_pool(X, n)
+        found, features = self._find_in_pool(X, n)
         taken, positions = set(), np.full(n, -1, dtype=np.intp)
         for k, candidates in enumerate(found):
             free = [c for c in candidates if c not in taken]
@@ -920,20 +910,23 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         in_pool = positions >= 0
         new = np.flatnonzero(~in_pool)
         extra_X = None
-        if len(new):
+        if len(new) and features is not None:  # already through the frozen prefix
+            extra_X = _safe_indexing(features, new)
+        elif len(new):
             extra_X = self._as_pool_features(_safe_indexing(X, new) if hasattr(X, "shape")
                                              else [X[i] for i in new])
         self.taught_positions_ = positions
         return self._record(positions[in_pool], labels[in_pool], extra_X, labels[new])
 
     def _find_in_pool(self, X, n):
-        """For each sample, the pool positions holding it (possibly none)."""
+        """For each sample, the pool positions holding it (possibly none), and the
+        samples in the pool's form when they had to be computed (else None)."""
         if self._takes_paths():
             values = X.to_numpy() if hasattr(X, "to_numpy") else X
             values = values.tolist() if hasattr(values, "tolist") else list(values)
             values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
             return [list(self._path_index.get(os.fspath(v), []))
-                    if isinstance(v, (str, os.PathLike)) else [] for v in values]
+                    if isinstance(v, (str, os.PathLike)) else [] for v in values], None
         features = self._as_pool_features(X)
         pool = self._pool
         numeric = (hasattr(pool, "dtype") and getattr(pool, "ndim", 2) == 2
@@ -943,8 +936,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 self._row_index = RowIndex(pool)
             found = self._row_index.find(pool, features)
             if found is not None:
-                return found
-        return [[] for _ in range(n)]
+                return found, features
+        return [[] for _ in range(n)], features
 
     def _check_indices(self, indices):
         raw = np.asarray(indices)
@@ -961,6 +954,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if not whole.all():
                 bad = raw[~whole][0]
                 bad = bad.item() if isinstance(bad, np.generic) else bad
+                if raw.dtype.kind == "f":  # positions, or one sample given as a 1-D row?
+                    raise ValueError(
+                        f"teach() got a 1-D float array holding {bad!r}: pool positions must "
+                        "be whole numbers (as query() returns them), and samples must be "
+                        "given as rows: X_new.reshape(1, -1) for one sample of features, "
+                        "[waveform] for one clip."
+                    )
                 raise ValueError(
                     f"indices must be integer positions into the pool; got {bad!r} "
                     f"(dtype {raw.dtype})."
