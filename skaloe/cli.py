@@ -1195,8 +1195,13 @@ def run_label(args, out=None, *, ready=None):
     ``ready`` (for tests) is called with the server once it listens.
     """
     out = sys.stdout if out is None else out
-    from .labeling import DurableSession, LabelServer, SessionLockedError, export_labels
-    from .labeling._database import DamagedSessionError
+    from .labeling import (
+        DamagedSessionError,
+        DurableSession,
+        LabelServer,
+        SessionLockedError,
+        export_labels,
+    )
 
     def say(text):
         print(text, file=out, flush=True)

@@ -464,7 +464,7 @@ def test_a_closed_session_file_alone_holds_every_label(pool, tmp_path):
 
 def test_damaged_embeddings_still_let_the_labels_out(pool, tmp_path, capsys):
     from skaloe.cli import main
-    from skaloe.labeling._database import DamagedSessionError
+    from skaloe.labeling import DamagedSessionError
 
     path, truth = pool
     db = tmp_path / "s.sqlite"

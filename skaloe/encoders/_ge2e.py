@@ -349,8 +349,9 @@ def embed(waveforms, output_key, *, n_jobs=None, pool_real_frames=None,
             blocks, n_jobs)
     dim = OUTPUTS[output_key][1]
     sums = np.zeros((len(waveforms), dim), dtype=np.float64)
+    piece_owner = np.asarray(piece_owner, dtype=np.intp)
     for block, block_sums in zip(blocks, results):
-        np.add.at(sums, np.asarray(piece_owner)[block], block_sums)
+        np.add.at(sums, piece_owner[block], block_sums)
     mean = sums / counts[:, None]
     if output_key == "speaker":
         mean = _l2_normalize(mean)

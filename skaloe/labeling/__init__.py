@@ -10,8 +10,10 @@ Importing this module imports neither the encoders nor the web server's
 static files; both are loaded when used.
 """
 
-from ._database import SessionLockedError
+from ._database import DamagedSessionError, SessionLockedError
 from ._server import LabelServer
 from ._session import DurableSession, export_labels
 
-__all__ = ["DurableSession", "LabelServer", "SessionLockedError", "export_labels"]
+__all__ = [
+    "DamagedSessionError", "DurableSession", "LabelServer", "SessionLockedError", "export_labels",
+]

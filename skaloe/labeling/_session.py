@@ -120,6 +120,12 @@ def _write_labels_csv(rows, path):
     return len(rows)
 
 
+def _label_rows(active, paths):
+    """The labels in force as CSV rows: position, path, label, annotator, time."""
+    return [{"position": e["position"], "path": paths[e["position"]], "label": e["label"],
+             "annotator": e["annotator"], "time": e["time"]} for e in active]
+
+
 def export_labels(database, path):
     """Write the labels in force of a session file to CSV, without opening the session.
 
@@ -140,9 +146,7 @@ def export_labels(database, path):
     """
     db = LabelDatabase(database, write=False)
     try:
-        paths = db.pool_paths()
-        rows = [{"position": e["position"], "path": paths[e["position"]], "label": e["label"],
-                 "annotator": e["annotator"], "time": e["time"]} for e in db.active_labels()]
+        rows = _label_rows(db.active_labels(), db.pool_paths())
     finally:
         db.close()
     return _write_labels_csv(rows, path)
@@ -673,11 +677,7 @@ class DurableSession:
             ``{"position", "path", "label", "annotator", "time"}`` each.
         """
         with self._lock:
-            return [
-                {"position": e["position"], "path": self.paths[e["position"]],
-                 "label": e["label"], "annotator": e["annotator"], "time": e["time"]}
-                for e in self._active
-            ]
+            return _label_rows(self._active, self.paths)
 
     def events(self):
         """The whole log, undo events included, oldest first.
