@@ -27,6 +27,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ..base import is_frozen_step, is_transductive
 from ._diversity import DIVERSITY_METHODS, fit_pool_clusters, select_diverse
 from ._matching import RowIndex, path_keys
 from ._scorer import _QueryScorer, get_query_scorer, get_query_scorer_names
@@ -115,14 +116,6 @@ def _unlabeled_mask(y):
     return np.zeros(len(y), dtype=bool)  # str/bytes arrays cannot hold the -1 marker
 
 
-def _is_frozen_step(step):
-    from sklearn.frozen import FrozenEstimator
-
-    from ..encoders import EncoderTransformer
-
-    return isinstance(step, (EncoderTransformer, FrozenEstimator))
-
-
 def _stack(parts):
     """Samples of several parts in one: a CSR matrix, an array or a list, as the first."""
     first = parts[0]
@@ -139,29 +132,13 @@ def _final_step(model):
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
-def _is_semi_supervised(model):
-    """Whether a classifier learns from unlabeled samples too (``-1`` in ``y``).
-
-    Such a classifier is fitted on the whole pool each round, the unlabeled
-    samples marked ``-1``, instead of on the labeled samples only.
-    """
-    from sklearn.semi_supervised import LabelPropagation, LabelSpreading, SelfTrainingClassifier
-
-    from ..graph import GraphClassifier
-
-    return isinstance(
-        _final_step(model),
-        (GraphClassifier, LabelPropagation, LabelSpreading, SelfTrainingClassifier),
-    )
-
-
 def _split_frozen_prefix(estimator):
     """``(prefix_steps, trainable)`` of a Pipeline that starts with frozen steps."""
     if not isinstance(estimator, Pipeline):
         return [], estimator
     steps = list(estimator.steps)
     k = 0
-    while k < len(steps) - 1 and _is_frozen_step(steps[k][1]):
+    while k < len(steps) - 1 and is_frozen_step(steps[k][1]):
         k += 1
     if k == 0:
         return [], estimator
@@ -222,19 +199,23 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     estimator : estimator object, default=None
         A classifier with ``fit`` and ``predict_proba``; cloned. None means a
         multinomial ``LogisticRegression(max_iter=1000, warm_start=True)``.
-        A Pipeline whose first steps are :class:`~skaloe.EncoderTransformer`
-        (or ``sklearn.frozen.FrozenEstimator``) steps may take file paths: the
+        A Pipeline whose first steps are frozen (see :mod:`skaloe.base`:
+        :class:`~skaloe.EncoderTransformer`, ``sklearn.frozen.FrozenEstimator``
+        or your own :class:`~skaloe.base.FrozenStepMixin` steps) may take
+        file paths: the
         frozen prefix runs once over the pool in :meth:`fit`, and each round
         refits only the steps after it. If the classifier (or the last step of
         the trainable part) has ``warm_start=True``, refits continue from the
         previous solution while the set of classes is unchanged.
-        Semi-supervised classifiers (:class:`skaloe.graph.GraphClassifier`,
-        and scikit-learn's ``LabelPropagation``, ``LabelSpreading`` and
-        ``SelfTrainingClassifier``) are fitted on the whole pool with ``-1``
+        Transductive classifiers (:class:`skaloe.graph.GraphClassifier`,
+        scikit-learn's ``LabelPropagation``, ``LabelSpreading`` and
+        ``SelfTrainingClassifier``, or any
+        :class:`~skaloe.base.TransductiveMixin`) are fitted on the whole pool with ``-1``
         for the unlabeled samples, and the pool is scored with their
-        ``label_distributions_`` when they have one. A ``GraphClassifier``
-        is used with ``warm_start=True``: its graph is built on the first
-        fit and reused every round.
+        ``label_distributions_`` when they have one. The pool is passed as
+        the same array every round (unless samples were added outside it),
+        so a classifier that keeps what it built from ``X`` can reuse it.
+        The estimator's parameters are never changed.
 
     query_strategy : str or callable, default="margin"
         How informative each sample is: a name from
@@ -464,11 +445,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._row_index = None
         self._path_index = None
         self._cold_order = None  # the cold-start order, computed at the first cold query
-        from ..graph import GraphClassifier, model_change_scores
-
-        self._semi_supervised = _is_semi_supervised(trainable)
-        if isinstance(trainable, GraphClassifier):  # the graph of the pool, built once
-            trainable = clone(trainable).set_params(warm_start=True)
+        self._semi_supervised = is_transductive(trainable)
         self._trainable = trainable
         self._clusters = None
         n_pool = pool.shape[0] if hasattr(pool, "shape") else len(pool)
@@ -499,13 +476,6 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         self._rng = check_random_state(self.random_state)
         self._scorer = get_query_scorer(self.query_strategy)
-        if self.query_strategy is model_change_scores:
-            if not isinstance(_final_step(trainable), GraphClassifier):
-                raise ValueError(
-                    "query_strategy=model_change_scores scores how much a label would move a "
-                    "graph classifier; use estimator=skaloe.graph.GraphClassifier(...) or "
-                    f"another strategy for {type(_final_step(trainable)).__name__}."
-                )
         method = getattr(self._scorer, "response_method", None)
         if method is not None and not hasattr(trainable, method):
             raise ValueError(
@@ -605,8 +575,14 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return Xt
 
-    def _n_labels(self):
+    @property
+    def n_labels_(self):
+        """Number of labels the current model is trained on (pool and added samples)."""
+        check_is_fitted(self)
         return int(self.labeled_mask_.sum()) + len(self._extra_y)
+
+    def _n_labels(self):
+        return self.n_labels_
 
     def _validation_score(self):
         X_val, y_val = self._val
@@ -1216,6 +1192,38 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _n_samples(self, X):
         return X.shape[0] if hasattr(X, "shape") else len(X)
+
+    def predict_pool(self, indices=None):
+        """Predicted classes of pool samples, from the features kept at fit.
+
+        Unlike ``predict(X_pool[indices])`` this never runs the frozen
+        prefix (the encoder) again.
+
+        Parameters
+        ----------
+        indices : array-like of int, default=None
+            Pool positions; None means the whole pool.
+
+        Returns
+        -------
+        y : ndarray of shape (n_indices,)
+            Labels from ``classes_``; with one class labeled, that class.
+        """
+        self._check_predictable()
+        positions = (
+            np.arange(self.n_pool_) if indices is None
+            else np.asarray(indices, dtype=np.intp).ravel()
+        )
+        bad = positions[(positions < 0) | (positions >= self.n_pool_)]
+        if bad.size:
+            raise IndexError(
+                f"Position {int(bad[0])} is out of range for a pool of {self.n_pool_} "
+                f"samples (valid: 0 to {self.n_pool_ - 1})."
+            )
+        if self._final is None:
+            return np.repeat(self.classes_[:1], len(positions))
+        codes = self._final.predict(_safe_indexing(self._pool, positions))
+        return self.classes_[np.asarray(codes, dtype=np.intp)]
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..base import FrozenStepMixin
 from ._audio import as_clip_list, clip_key, load_clip
 from ._cache import EmbeddingStore, memory_location
 from ._registry import (
@@ -205,7 +206,9 @@ def resolve_encoder(model, output_key, call_convention, pooling, min_length):
     )
 
 
-class EncoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class EncoderTransformer(
+    FrozenStepMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Embed audio clips with a frozen pretrained encoder.
 
     Turns each clip (a file path or a waveform) into one float32 vector, with

@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ..base import TransductiveMixin
 from ._graph import _block_pcg, _kernel_weights, _laplacian, knn_graph
 
 __all__ = ["GraphClassifier"]
@@ -78,7 +79,7 @@ class _Graph:
         )
 
 
-class GraphClassifier(ClassifierMixin, BaseEstimator):
+class GraphClassifier(TransductiveMixin, ClassifierMixin, BaseEstimator):
     r"""Graph-based semi-supervised classifier: Laplace or Poisson learning on a k-NN graph.
 
     ``fit(X, y)`` takes a pool ``X`` in which unlabeled samples have the label
