@@ -315,47 +315,179 @@ def _copy_session(source, target):
     return target
 
 
-def test_undo_from_a_kept_learner_equals_a_replay(tmp_path):
+def _replayed_copy(source, target):
+    """A copy of a session file without its learner checkpoints: opening it replays the log."""
+    _copy_session(source, target)
+    with sqlite3.connect(target) as conn:
+        conn.execute("DELETE FROM checkpoints")
+    return target
+
+
+@pytest.fixture
+def count_teach(monkeypatch):
+    """How often ActiveLearner.teach runs: each call is one replayed label."""
+    from skaloe.active import ActiveLearner
+
+    calls = {"n": 0}
+    teach = ActiveLearner.teach
+
+    def counting(self, *args, **kwargs):
+        calls["n"] += 1
+        return teach(self, *args, **kwargs)
+
+    monkeypatch.setattr(ActiveLearner, "teach", counting)
+    return calls
+
+
+def _three_class_session(tmp_path, name="u.sqlite"):
     X, y = make_classification(300, n_features=8, n_informative=5, n_classes=3,
                                random_state=0)
     np.savez(tmp_path / "pool.npz", embeddings=X.astype(np.float32),
              paths=np.array([f"clip{i}.wav" for i in range(len(X))]))
     names = np.array(["a", "b", "c"])
-    s = DurableSession.create(tmp_path / "u.sqlite", tmp_path / "pool.npz", ["a", "b", "c"],
-                              random_state=0)
-    for _ in range(14):
-        first = s.next_batch()[0]
-        s.label(first, str(names[y[first]]))
-    assert len(s._snapshots) == DurableSession._N_SNAPSHOTS  # only the last ten kept
-    calls = {"n": 0}
-    rebuild = s._rebuild
+    session = DurableSession.create(tmp_path / name, tmp_path / "pool.npz", ["a", "b", "c"],
+                                    random_state=0)
+    return session, names[y]
 
-    def counting_rebuild():
-        calls["n"] += 1
-        rebuild()
 
-    s._rebuild = counting_rebuild
-    for _ in range(3):  # three undos in a row, each from a kept learner
+def _label_first(session, truth, n):
+    for _ in range(n):
+        first = session.next_batch()[0]
+        session.label(first, str(truth[first]))
+
+
+def test_undo_loads_a_checkpoint_and_equals_a_replay(tmp_path, count_teach):
+    s, truth = _three_class_session(tmp_path)
+    _label_first(s, truth, 14)
+    with sqlite3.connect(tmp_path / "u.sqlite") as conn:  # only the last ten kept
+        assert conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] == 10
+    count_teach["n"] = 0
+    for _ in range(3):  # three undos in a row, each loads a checkpoint: nothing replayed
         s.undo()
-    assert calls["n"] == 0
+    assert count_teach["n"] == 0
     # One writer per file: the replay opens a copy of the log (read while s is open).
-    replayed = DurableSession(_copy_session(tmp_path / "u.sqlite", tmp_path / "r.sqlite"))
+    replayed = DurableSession(_replayed_copy(tmp_path / "u.sqlite", tmp_path / "r.sqlite"))
+    assert count_teach["n"] == 11  # the copy without checkpoints did replay
     assert s.next_batch() == replayed.next_batch()
     np.testing.assert_array_equal(s.learner_.query_scores(), replayed.learner_.query_scores())
-    assert s.learner_._pool is s._X
+    np.testing.assert_array_equal(s.learner_.estimator_.coef_,
+                                  replayed.learner_.estimator_.coef_)
     # Labeling again after the undos goes on exactly as in the replayed session.
     for session in (s, replayed):
-        first = session.next_batch()[0]
-        session.label(first, str(names[y[first]]))
+        _label_first(session, truth, 1)
     assert s.next_batch() == replayed.next_batch()
-    # Beyond the kept learners, undo replays.
+    # Beyond the kept checkpoints, undo replays.
+    count_teach["n"] = 0
     for _ in range(9):
         s.undo()
-    assert calls["n"] >= 1
-    fresh = DurableSession(_copy_session(tmp_path / "u.sqlite", tmp_path / "f.sqlite"))
+    assert count_teach["n"] >= 1
+    fresh = DurableSession(_replayed_copy(tmp_path / "u.sqlite", tmp_path / "f.sqlite"))
     assert s.next_batch() == fresh.next_batch()
     for session in (s, replayed, fresh):
         session.close()
+
+
+def test_reopening_loads_the_checkpoint_instead_of_replaying(tmp_path, count_teach):
+    s, truth = _three_class_session(tmp_path)
+    _label_first(s, truth, 40)
+    following = s.next_batch()
+    s.close()
+    count_teach["n"] = 0
+    reopened = DurableSession(tmp_path / "u.sqlite")
+    assert count_teach["n"] == 0  # no label replayed
+    replayed = DurableSession(_replayed_copy(tmp_path / "u.sqlite", tmp_path / "r.sqlite"))
+    assert count_teach["n"] == 40
+    assert reopened.next_batch() == following == replayed.next_batch()
+    np.testing.assert_array_equal(reopened.learner_.estimator_.coef_,
+                                  replayed.learner_.estimator_.coef_)
+    assert reopened.learner_.history_ == replayed.learner_.history_
+    assert reopened.progress() == replayed.progress()
+    # Both go on identically, undo included.
+    for session in (reopened, replayed):
+        _label_first(session, truth, 3)
+        session.undo()
+    assert reopened.next_batch() == replayed.next_batch()
+    reopened.close()
+    replayed.close()
+
+
+def test_a_label_committed_without_its_checkpoint_is_replayed_on_reopening(
+        tmp_path, monkeypatch, count_teach):
+    s, truth = _three_class_session(tmp_path)
+    _label_first(s, truth, 12)
+    # The process dies after the label is committed, before its checkpoint is written.
+    with monkeypatch.context() as patch:
+        patch.setattr(DurableSession, "_save_checkpoint", lambda self: None)
+        _label_first(s, truth, 1)
+    following = s.next_batch()
+    s.close()
+    count_teach["n"] = 0
+    reopened = DurableSession(tmp_path / "u.sqlite")
+    assert count_teach["n"] == 1  # only the label after the newest checkpoint
+    assert reopened.next_batch() == following
+    reopened.close()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "pickle", "other labels", "unknown attribute"])
+def test_a_damaged_or_hostile_checkpoint_is_never_trusted(tmp_path, count_teach, damage):
+    import io
+    import json
+
+    s, truth = _three_class_session(tmp_path)
+    _label_first(s, truth, 8)
+    following = s.next_batch()
+    s.close()
+    with sqlite3.connect(tmp_path / "u.sqlite") as conn:
+        (checkpoint_id, state), = conn.execute(
+            "SELECT id, state FROM checkpoints ORDER BY id DESC LIMIT 1").fetchall()
+        if damage == "garbage":
+            state = b"not an archive"
+        elif damage == "pickle":  # an object array: loading it would unpickle
+            buffer = io.BytesIO()
+            np.save(buffer, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+            state = buffer.getvalue()
+        else:
+            with np.load(io.BytesIO(state), allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+            document = json.loads(arrays["__document__"].tobytes())
+            if damage == "other labels":
+                mask = arrays[document["state"]["labeled_mask_"]["__array__"]]
+                mask[np.flatnonzero(~mask)[0]] = True
+            else:
+                document["state"]["predict"] = "not a method"
+            arrays["__document__"] = np.frombuffer(json.dumps(document).encode(), np.uint8)
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            state = buffer.getvalue()
+        conn.execute("UPDATE checkpoints SET state = ? WHERE id = ?", (state, checkpoint_id))
+    count_teach["n"] = 0
+    with pytest.warns(UserWarning, match="checkpoint .* is not usable"):
+        reopened = DurableSession(tmp_path / "u.sqlite")
+    assert count_teach["n"] == 1  # replayed from the checkpoint before the damaged one
+    assert reopened.next_batch() == following
+    assert callable(reopened.learner_.predict)
+    reopened.close()
+
+
+def test_a_session_file_without_checkpoints_opens_by_replay_and_gains_them(tmp_path,
+                                                                           count_teach):
+    s, truth = _three_class_session(tmp_path)
+    _label_first(s, truth, 6)
+    following = s.next_batch()
+    s.close()
+    with sqlite3.connect(tmp_path / "u.sqlite") as conn:  # as written by skaloe 0.1
+        conn.execute("DROP TABLE checkpoints")
+    count_teach["n"] = 0
+    from skaloe.labeling import export_labels
+
+    read_only = export_labels(tmp_path / "u.sqlite", tmp_path / "out.csv")
+    assert read_only == 6
+    reopened = DurableSession(tmp_path / "u.sqlite")
+    assert count_teach["n"] == 6 and reopened.next_batch() == following
+    reopened.close()
+    count_teach["n"] = 0
+    DurableSession(tmp_path / "u.sqlite").close()
+    assert count_teach["n"] == 0
 
 
 @pytest.mark.parametrize("random_state", [0, 1, 2])

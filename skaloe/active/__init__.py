@@ -1,5 +1,6 @@
 """Active learning: the learner, query strategies (scorers) and selection."""
 
+from ._checkpoint import load_state, save_state
 from ._learner import ActiveLearner
 from ._scorer import (
     entropy_score,
@@ -24,10 +25,12 @@ __all__ = [
     "get_query_scorer_names",
     "largest_margin_score",
     "least_confidence_score",
+    "load_state",
     "make_query_scorer",
     "margin_score",
     "norm_score",
     "random_score",
+    "save_state",
     "seed_per_class",
     "stopping_hint",
 ]

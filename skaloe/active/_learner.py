@@ -713,14 +713,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         # classes_ changes only with the model: if fit raises, estimator_ and
         # classes_ stay consistent (the labels are already recorded).
         self.classes_ = classes
-        self._final = model
-        if self._prefix:
-            steps = list(self._prefix) + (
-                list(model.steps) if isinstance(model, Pipeline) else [("classifier", model)]
-            )
-            self.estimator_ = Pipeline(steps)
-        else:
-            self.estimator_ = model
+        self._adopt_model(model)
         # With a frozen prefix, X is what the prefix takes (e.g. file paths), not
         # the features the classifier sees.
         if (
@@ -729,6 +722,17 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             and hasattr(model, "n_features_in_")
         ):
             self.n_features_in_ = model.n_features_in_
+
+    def _adopt_model(self, model):
+        """Make a fitted trainable part the current model (None: no model yet)."""
+        self._final = model
+        if model is None or not self._prefix:
+            self.estimator_ = model
+            return
+        steps = list(self._prefix) + (
+            list(model.steps) if isinstance(model, Pipeline) else [("classifier", model)]
+        )
+        self.estimator_ = Pipeline(steps)
 
     # -- labeling ----------------------------------------------------------
 

@@ -66,6 +66,18 @@ CREATE TABLE events (
 );
 """
 
+# Learner checkpoints (skaloe.active.save_state) for the labels in force:
+# reopening and undoing load one instead of replaying the log. Added after
+# format 1 was released; a session of that format gets the table when opened
+# for writing, and older skaloe versions ignore it.
+_CHECKPOINT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    covers TEXT NOT NULL,
+    state BLOB NOT NULL
+)
+"""
+
 
 def utc_now():
     """The current time as an ISO 8601 UTC string with milliseconds."""
@@ -206,6 +218,8 @@ class LabelDatabase:
                     f"skaloe reads format {FORMAT_VERSION}; open it with the skaloe version "
                     "that wrote it."
                 )
+            if write:
+                self._conn.execute(_CHECKPOINT_SCHEMA)
 
     def _configure(self):
         conn = self._conn
@@ -259,7 +273,7 @@ class LabelDatabase:
         try:
             # The schema and the content in one transaction: a creation cut
             # short leaves an empty file, never half a session.
-            for statement in _SCHEMA.split(";"):
+            for statement in _SCHEMA.split(";") + [_CHECKPOINT_SCHEMA]:
                 if statement.strip():
                     conn.execute(statement)
             for key, value in meta.items():
@@ -361,6 +375,49 @@ class LabelDatabase:
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
+
+    # -- learner checkpoints --------------------------------------------------
+
+    def write_checkpoint(self, covers, state, *, keep):
+        """Store a learner state for the label events ``covers``; keep the newest ``keep``."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO checkpoints (covers, state) VALUES (?, ?)",
+                (json.dumps([int(i) for i in covers]), state),
+            )
+            conn.execute(
+                "DELETE FROM checkpoints WHERE id NOT IN "
+                "(SELECT id FROM checkpoints ORDER BY id DESC LIMIT ?)", (int(keep),)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def checkpoints(self):
+        """``(id, covers)`` of the stored learner checkpoints, newest first."""
+        if "checkpoints" not in self._tables():  # format 1, opened read-only
+            return []
+        rows = self._conn.execute("SELECT id, covers FROM checkpoints ORDER BY id DESC")
+        out = []
+        for checkpoint_id, covers in rows:
+            try:
+                covers = json.loads(covers)
+            except ValueError:
+                continue  # a damaged row: never used
+            if isinstance(covers, list) and all(type(i) is int for i in covers):
+                out.append((checkpoint_id, covers))
+        return out
+
+    def checkpoint_state(self, checkpoint_id):
+        """The stored bytes of one checkpoint."""
+        row = self._conn.execute(
+            "SELECT state FROM checkpoints WHERE id = ?", (checkpoint_id,)
+        ).fetchone()
+        return bytes(row[0])
 
     def active_labels(self):
         """The label events not undone, oldest first."""

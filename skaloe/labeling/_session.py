@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import getpass
 import numbers
@@ -196,12 +195,16 @@ class DurableSession:
     committed before the method returns, so a process killed at any moment
     loses at most the label being written.
 
-    The :class:`~skaloe.active.ActiveLearner` is never stored: it is rebuilt
-    from the log by a fixed protocol (fit on the pool, ``query(batch_size)``,
-    then for every label not undone ``teach`` that one label and
-    ``query(batch_size)`` again). A live session follows the same protocol,
-    so a resumed session asks for exactly the clips the interrupted one would
-    have asked for next.
+    The :class:`~skaloe.active.ActiveLearner` is defined by a fixed protocol
+    (fit on the pool, ``query(batch_size)``, then for every label not undone
+    ``teach`` that one label and ``query(batch_size)`` again), and after each
+    label its state is stored in the file as a checkpoint of arrays and plain
+    data (:func:`skaloe.active.save_state`; nothing is pickled). Reopening
+    loads the newest checkpoint instead of replaying the log, so it takes the
+    same time with 20 labels or 2,000, and a resumed session asks for
+    exactly the clips the interrupted one would have asked for next. A label
+    committed without its checkpoint (the process died in between) is
+    replayed from the checkpoint before it.
 
     Open an existing session with ``DurableSession(database)``; start a new
     one with :meth:`create`. Read more in the :ref:`User Guide <labeling>`.
@@ -258,8 +261,9 @@ class DurableSession:
     >>> resumed.close()
     """
 
-    # Learner copies kept for undo (each about three floats per pool clip).
-    _N_SNAPSHOTS = 10
+    # Learner checkpoints kept in the file: undoing up to this many labels
+    # loads one; older undos replay from the newest one still valid.
+    _N_CHECKPOINTS = 10
 
     def __init__(self, database, *, pool=None, annotator=None):
         self.annotator = _check_annotator(annotator)
@@ -518,35 +522,60 @@ class DurableSession:
             return self.learner_.query(self.batch_size)
 
     def _rebuild(self):
-        """Replay the log on a fresh learner: fit, query, then (teach, query) per label."""
+        """The learner for the labels in force, loaded from a checkpoint where possible.
+
+        The replay protocol defines the learner: fit on the pool, query, then
+        for each label in force teach it and query. A checkpoint is the
+        learner's state after such a query, stored for the label events it
+        covers; the newest one that covers a prefix of the labels in force is
+        loaded, and only the labels after it are replayed.
+        """
+        from ..active import load_state
+
         self._active = self._db.active_labels()
-        self._snapshots = []
-        self.learner_ = self._new_learner()
-        self._query()
-        for event in self._active:
+        ids = [event["id"] for event in self._active]
+        self.learner_, done = self._new_learner(), None
+        for checkpoint_id, covers in self._db.checkpoints():
+            if covers != ids[:len(covers)]:
+                continue
+            try:
+                load_state(self.learner_, self._db.checkpoint_state(checkpoint_id))
+                self._check_restored(self._active[:len(covers)])
+            except ValueError as exc:
+                warnings.warn(
+                    f"A learner checkpoint in {self.database!r} is not usable ({exc}); "
+                    "the labels are intact and are replayed instead.", UserWarning,
+                    stacklevel=3,
+                )
+                self.learner_ = self._new_learner()
+                continue
+            done = len(covers)
+            break
+        if done is None:
+            self._query()
+        for event in self._active[done or 0:]:
             self.learner_.teach([event["position"]], [event["label"]])
             self._query()
+        if done != len(ids):
+            self._save_checkpoint()
 
-    def _snapshot(self):
-        """The learner as it is now, without the pool it shares with the session.
-
-        Kept for the last :attr:`_N_SNAPSHOTS` labels, so that undoing one of
-        them restores the learner the replay would build, without replaying.
-        The query cache (scores and the tie-break permutation already drawn)
-        is part of the copy: recomputing it would draw from the learner's
-        random generator again and leave the replayed path.
-        """
+    def _check_restored(self, events):
+        """A loaded checkpoint must hold exactly the labels of the events it covers."""
         learner = self.learner_
-        pool, learner._pool = learner._pool, None
-        try:
-            copy_ = copy.deepcopy(learner)
-        finally:
-            learner._pool = pool
-        return copy_
+        labeled = np.flatnonzero(learner.labeled_mask_)
+        expected = sorted(event["position"] for event in events)
+        if labeled.tolist() != expected or any(
+            learner.y_pool_[event["position"]] != event["label"] for event in events
+        ):
+            raise ValueError("its labels differ from the log")
 
-    def _restore(self, snapshot):
-        snapshot._pool = self._X
-        self.learner_ = snapshot
+    def _save_checkpoint(self):
+        from ..active import save_state
+
+        state = save_state(self.learner_)
+        self._db.write_checkpoint(
+            [event["id"] for event in self._active], state, keep=self._N_CHECKPOINTS
+        )
 
     # -- labeling -------------------------------------------------------------
 
@@ -618,7 +647,6 @@ class DurableSession:
             )
             event = {"id": event_id, "kind": "label", "position": position, "label": label,
                      "undoes": None, "annotator": annotator, "time": time}
-            before = self._snapshot()
             self._active.append(event)
             self._estimate_cache = None
             try:
@@ -627,8 +655,7 @@ class DurableSession:
             except BaseException:
                 self._rebuild()  # the label is committed; the replay includes it
                 raise
-            self._snapshots.append((event_id, before))
-            del self._snapshots[:-self._N_SNAPSHOTS]
+            self._save_checkpoint()
             return dict(event)
 
     def undo(self, *, annotator=None):
@@ -636,9 +663,10 @@ class DurableSession:
 
         The undo is an event of its own, committed before returning; the
         learner becomes the one a replay of the remaining labels builds, so
-        it is as if the undone label had never been given. For the last ten
-        labels of this process that learner was kept when the label was
-        given, and undo is instant; older ones are undone by a replay.
+        it is as if the undone label had never been given. The session file
+        keeps a checkpoint of the learner for each of the last ten labels, so
+        undoing those loads one; an older label is undone by replaying the
+        labels after the newest checkpoint still valid.
 
         Parameters
         ----------
@@ -658,12 +686,7 @@ class DurableSession:
             self._db.append("undo", position=last["position"], label=last["label"],
                             undoes=last["id"], annotator=annotator)
             self._estimate_cache = None
-            if self._snapshots and self._snapshots[-1][0] == last["id"]:
-                # The learner just before that label: what the replay would build.
-                self._restore(self._snapshots.pop()[1])
-                self._active.pop()
-            else:
-                self._rebuild()
+            self._rebuild()  # from the checkpoint taken before that label
             return dict(last)
 
     # -- reading --------------------------------------------------------------
