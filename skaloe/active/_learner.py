@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
-import numbers
 import os
 import warnings
 from numbers import Integral
@@ -17,7 +15,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state, get_tags
@@ -27,64 +24,35 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ..base import is_frozen_step, is_transductive
+from ..base import is_transductive
 from ._diversity import DIVERSITY_METHODS, fit_pool_clusters, select_diverse
+from ._labels import (
+    UNLABELED,
+    as_label_array,
+    check_labels,
+    check_positions,
+    classes_in_order,
+    unlabeled_mask,
+)
 from ._matching import RowIndex, path_keys
-from ._scorer import _QueryScorer, get_query_scorer, get_query_scorer_names
+from ._pipeline import (
+    FittedView,
+    assemble,
+    default_estimator,
+    final_step,
+    fit_frozen_prefix,
+    fit_one_thread,
+    split_frozen_prefix,
+    transform_frozen,
+)
+from ._scorer import get_query_scorer, get_query_scorer_names, score_pool
 from ._selection import (
     cold_start_order,
-    cold_start_random,
+    cold_start_picks,
     select_class_agnostic,
     select_class_aware,
 )
 from ._stopping import _watches_validation
-
-UNLABELED = -1
-
-
-def _default_estimator():
-    # warm_start: each refit starts from the previous round's solution; the
-    # problem is convex, so it converges to the same model, in fewer steps.
-    return LogisticRegression(max_iter=1000, warm_start=True)
-
-
-@functools.lru_cache(maxsize=1)
-def _scipy_blas():
-    """A threadpoolctl controller of the BLAS bundled with SciPy's wheel, or None.
-
-    L-BFGS (LogisticRegression's solver) calls SciPy's BLAS on small vectors;
-    with several threads it spends more time starting and spinning threads
-    than computing, and the spinning threads then slow down the next query's
-    matrix products. Only SciPy's own copy is limited, so numpy's products
-    (and with them every score) are unchanged.
-    """
-    from threadpoolctl import ThreadpoolController
-
-    controller = ThreadpoolController()
-    own = [
-        lib.filepath
-        for lib in controller.lib_controllers
-        if os.path.basename(os.path.dirname(lib.filepath)) in ("scipy.libs", ".dylibs")
-        and "scipy" in lib.filepath
-    ]
-    return controller.select(filepath=own) if own else None
-
-
-def _fit(model, X, y):
-    blas = _scipy_blas()
-    with warnings.catch_warnings():
-        # Active learning starts from a handful of labels, often one or two per
-        # class; scikit-learn's hint that y "could represent a regression
-        # problem" is then noise.
-        warnings.filterwarnings(
-            "ignore", message="The number of unique classes is greater than 50%",
-            category=UserWarning,
-        )
-        if blas is None:
-            return model.fit(X, y)
-        with blas.limit(limits=1):
-            return model.fit(X, y)
-
 
 def _num_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
@@ -94,26 +62,10 @@ def _estimator_has(attr):
     def check(self):
         if hasattr(self, "estimator_") and self.estimator_ is not None:
             return hasattr(self.estimator_, attr)
-        est = self.estimator if self.estimator is not None else _default_estimator()
+        est = self.estimator if self.estimator is not None else default_estimator()
         return hasattr(est, attr)
 
     return check
-
-
-def _is_marker(value):
-    return (
-        isinstance(value, numbers.Number)
-        and not isinstance(value, bool)
-        and value == UNLABELED
-    )
-
-
-def _unlabeled_mask(y):
-    if y.dtype.kind in "iuf":
-        return y == UNLABELED
-    if y.dtype.kind == "O":
-        return np.fromiter((_is_marker(v) for v in y), dtype=bool, count=len(y))
-    return np.zeros(len(y), dtype=bool)  # str/bytes arrays cannot hold the -1 marker
 
 
 def _stack(parts):
@@ -126,61 +78,6 @@ def _stack(parts):
     if isinstance(first, np.ndarray):
         return np.concatenate(parts)
     return [x for part in parts for x in part]
-
-
-def _final_step(model):
-    return model.steps[-1][1] if isinstance(model, Pipeline) else model
-
-
-def _split_frozen_prefix(estimator):
-    """``(prefix_steps, trainable)`` of a Pipeline that starts with frozen steps."""
-    if not isinstance(estimator, Pipeline):
-        return [], estimator
-    steps = list(estimator.steps)
-    k = 0
-    while k < len(steps) - 1 and is_frozen_step(steps[k][1]):
-        k += 1
-    if k == 0:
-        return [], estimator
-    rest = steps[k:]
-    trainable = rest[0][1] if len(rest) == 1 else Pipeline(rest)
-    return steps[:k], trainable
-
-
-def _as_label_array(labels):
-    if isinstance(labels, np.ndarray) and labels.ndim == 1:
-        return labels
-    out = np.empty(len(labels), dtype=object)
-    try:
-        out[:] = list(labels)
-    except ValueError:  # sequences among the labels: numpy tries to broadcast them
-        for i, label in enumerate(labels):
-            out[i] = label
-    return out
-
-
-class _FittedView(ClassifierMixin, BaseEstimator):
-    """The current model seen as a classifier of the learner's labels.
-
-    The inner model predicts integer codes; scorers compare predictions with
-    the user's labels, so this view maps codes back to ``classes_``.
-    """
-
-    def __init__(self, model, classes):
-        self.model = model
-        self.classes_ = classes
-
-    def __sklearn_is_fitted__(self):
-        return True
-
-    def predict(self, X):
-        return self.classes_[np.asarray(self.model.predict(X), dtype=np.intp)]
-
-    def predict_proba(self, X):
-        return self.model.predict_proba(X)
-
-    def decision_function(self, X):
-        return self.model.decision_function(X)
 
 
 class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -410,33 +307,22 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self : ActiveLearner
         """
         stopping_rules = self._check_stopping(X_val is not None)
-        template = self.estimator if self.estimator is not None else _default_estimator()
-        prefix, trainable = _split_frozen_prefix(template)
+        template = self.estimator if self.estimator is not None else default_estimator()
+        prefix, trainable = split_frozen_prefix(template)
         for attr in ("n_features_in_", "feature_names_in_"):  # none left from a previous fit
             if hasattr(self, attr):
                 delattr(self, attr)
+        self._prefix, pool = fit_frozen_prefix(prefix, X)
         if prefix:
-            # Each frozen step sees the previous one's output; FrozenEstimator.fit
-            # requires a y argument.
-            fitted_prefix, pool = [], X
-            for name, step in prefix:
-                step = clone(step).fit(pool, None)
-                pool = step.transform(pool)
-                fitted_prefix.append((name, step))
-            self._prefix = fitted_prefix
-            first = fitted_prefix[0][1]
+            first = self._prefix[0][1]
             for attr in ("n_features_in_", "feature_names_in_"):
                 if hasattr(first, attr):
                     setattr(self, attr, getattr(first, attr))
-        else:
-            self._prefix = []
-            if isinstance(template, Pipeline):
-                pool = X
-            else:
-                pool = validate_data(
-                    self, X, accept_sparse=["csr", "csc"], dtype=None,
-                    ensure_all_finite=False, ensure_min_samples=1,
-                )
+        elif not isinstance(template, Pipeline):
+            pool = validate_data(
+                self, X, accept_sparse=["csr", "csc"], dtype=None,
+                ensure_all_finite=False, ensure_min_samples=1,
+            )
         self._pool = pool
         # The pool in the form samples are given in (file paths for an encoder
         # Pipeline), when that is not the pool itself: query(return_X=True)
@@ -464,13 +350,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         if y is None:
             y = np.full(n_pool, UNLABELED)
-        y = _as_label_array(y) if isinstance(y, (list, tuple)) else np.asarray(y)
+        y = as_label_array(y) if isinstance(y, (list, tuple)) else np.asarray(y)
         y = column_or_1d(y, warn=True)
         if len(y) != n_pool:
             raise ValueError(
                 f"X has {n_pool} samples but y has {len(y)}; give one label (or -1) per sample."
             )
-        unlabeled = _unlabeled_mask(y)
+        unlabeled = unlabeled_mask(y)
         if y.dtype.kind in "iufb" and (~unlabeled).any():
             check_classification_targets(y[~unlabeled])
 
@@ -541,7 +427,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if X_val is None or y_val is None:
             raise ValueError("Give both X_val and y_val (a labeled validation set), or neither.")
         Xt = self._as_pool_features(X_val)
-        y_val = _as_label_array(y_val) if isinstance(y_val, (list, tuple)) else np.asarray(y_val)
+        y_val = as_label_array(y_val) if isinstance(y_val, (list, tuple)) else np.asarray(y_val)
         y_val = column_or_1d(y_val)
         n_val = Xt.shape[0] if hasattr(Xt, "shape") else len(Xt)
         if len(y_val) != n_val:
@@ -551,7 +437,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         if n_val == 0:
             raise ValueError("The validation set is empty; give at least one sample.")
-        unlabeled = _unlabeled_mask(y_val)
+        unlabeled = unlabeled_mask(y_val)
         if unlabeled.any():
             raise ValueError(
                 f"y_val[{int(np.flatnonzero(unlabeled)[0])}] is -1, the marker of unlabeled "
@@ -565,9 +451,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The frozen prefix (an encoder) is run over them; a plain classifier's
         input is checked against the pool's number of features.
         """
-        Xt = X
-        for _, step in self._prefix:
-            Xt = step.transform(Xt)
+        Xt = transform_frozen(self._prefix, X)
         if not self._prefix and not isinstance(self._trainable, Pipeline):
             Xt = validate_data(
                 self, X, accept_sparse=["csr", "csc"], dtype=None,
@@ -586,7 +470,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _validation_score(self):
         X_val, y_val = self._val
-        view = _FittedView(self._final, self.classes_)
+        view = FittedView(self._final, self.classes_)
         if self._val_scorer is None:
             return float(np.mean(view.predict(X_val) == y_val))
         score = self._val_scorer(view, X_val, y_val)
@@ -643,25 +527,6 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             + f" ({n_stop} of {len(lines)} rules say stop: {verdict})"
         )
 
-    def _labels_in_order(self):
-        values = list(self.y_pool_[self.labeled_mask_]) + list(self._extra_y)
-        distinct = list(dict.fromkeys(values))
-        try:
-            distinct = sorted(distinct)
-        except TypeError:  # labels of types that do not compare: keep first-seen order
-            pass
-        classes = np.empty(len(distinct), dtype=object)
-        classes[:] = distinct
-        # Plain ints only: bool and IntEnum labels are Integral too, but must come
-        # back from predict as themselves, not as int64.
-        if distinct and all(type(v) is int or isinstance(v, np.integer) for v in distinct):
-            classes = classes.astype(np.int64)
-        elif distinct and all(isinstance(v, (bool, np.bool_)) for v in distinct):
-            classes = classes.astype(bool)
-        elif distinct and all(isinstance(v, str) for v in distinct):
-            classes = classes.astype(str)
-        return classes, values
-
     def _training_set(self):
         positions = np.flatnonzero(self.labeled_mask_)
         X_train = _safe_indexing(self._pool, positions)
@@ -683,7 +548,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return _stack([self._pool] + self._extra_X), y_all
 
     def _refit(self):
-        classes, values = self._labels_in_order()
+        values = list(self.y_pool_[self.labeled_mask_]) + list(self._extra_y)
+        classes = classes_in_order(values)
         previous = getattr(self, "classes_", None)
         self._version = getattr(self, "_version", 0) + 1
         self._query_cache = None
@@ -700,7 +566,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             X_train = self._training_set()
         same_classes = previous is not None and np.array_equal(previous, classes)
-        last = _final_step(self._final)
+        last = final_step(self._final)
         if (
             self._final is not None
             and (same_classes or self._semi_supervised)
@@ -709,7 +575,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             model = self._final
         else:
             model = clone(self._trainable)
-        _fit(model, X_train, y_codes)
+        fit_one_thread(model, X_train, y_codes)
         # classes_ changes only with the model: if fit raises, estimator_ and
         # classes_ stay consistent (the labels are already recorded).
         self.classes_ = classes
@@ -726,13 +592,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _adopt_model(self, model):
         """Make a fitted trainable part the current model (None: no model yet)."""
         self._final = model
-        if model is None or not self._prefix:
-            self.estimator_ = model
-            return
-        steps = list(self._prefix) + (
-            list(model.steps) if isinstance(model, Pipeline) else [("classifier", model)]
-        )
-        self.estimator_ = Pipeline(steps)
+        self.estimator_ = assemble(self._prefix, model)
 
     # -- labeling ----------------------------------------------------------
 
@@ -791,8 +651,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         positions = self._as_positions(indices)
         if positions is None:
             return self._teach_samples(indices, labels)
-        positions = self._check_indices(positions)
-        labels = self._check_labels(labels, len(positions))
+        positions = check_positions(positions, self.n_pool_)
+        labels = check_labels(labels, len(positions))
         self.taught_positions_ = positions.copy()
         return self._record(positions, labels)
 
@@ -816,7 +676,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         Xt = self._as_pool_features(X)
-        labels = self._check_labels(labels, _num_rows(Xt))
+        labels = check_labels(labels, _num_rows(Xt))
         return self._record(np.empty(0, dtype=np.intp), labels[:0], Xt, labels)
 
     def _record(self, positions, labels, extra_X=None, extra_labels=()):
@@ -862,7 +722,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return None
         if raw.dtype.kind in "USO" and raw.size and self._takes_paths():
             return None  # file paths (or documents) of a pool given as strings
-        return raw  # positions, checked by _check_indices
+        return raw  # positions, checked by check_positions
 
     def _takes_paths(self):
         X = self._X_fit if self._X_fit is not None else self._pool
@@ -873,7 +733,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _teach_samples(self, X, labels):
         """teach() with samples: label those found in the pool, add the others."""
         n = _num_rows(X)
-        labels = self._check_labels(labels, n)
+        labels = check_labels(labels, n)
         found, features = self._find_in_pool(X, n)
         taken, positions = set(), np.full(n, -1, dtype=np.intp)
         for k, candidates in enumerate(found):
@@ -918,75 +778,6 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if found is not None:
                 return found, features
         return [[] for _ in range(n)], features
-
-    def _check_indices(self, indices):
-        raw = np.asarray(indices)
-        if raw.ndim == 0:
-            raw = raw.reshape(1)
-        if raw.ndim != 1:
-            raise ValueError(f"indices must be 1-D positions, got shape {raw.shape}.")
-        if raw.size and raw.dtype.kind not in "iu":
-            whole = (
-                np.isfinite(raw) & (raw == np.round(raw))
-                if raw.dtype.kind == "f"
-                else np.zeros(raw.shape, dtype=bool)
-            )
-            if not whole.all():
-                bad = raw[~whole][0]
-                bad = bad.item() if isinstance(bad, np.generic) else bad
-                if raw.dtype.kind == "f":  # positions, or one sample given as a 1-D row?
-                    raise ValueError(
-                        f"teach() got a 1-D float array holding {bad!r}: pool positions must "
-                        "be whole numbers (as query() returns them), and samples must be "
-                        "given as rows: X_new.reshape(1, -1) for one sample of features, "
-                        "[waveform] for one clip."
-                    )
-                raise ValueError(
-                    f"indices must be integer positions into the pool; got {bad!r} "
-                    f"(dtype {raw.dtype})."
-                )
-        raw = raw.astype(np.intp)
-        bad = raw[(raw < 0) | (raw >= self.n_pool_)]
-        if bad.size:
-            raise IndexError(
-                f"Position {int(bad[0])} is out of range for a pool of {self.n_pool_} "
-                f"samples (valid: 0 to {self.n_pool_ - 1}); pass positions returned by query()."
-            )
-        uniq, counts = np.unique(raw, return_counts=True)
-        if (counts > 1).any():
-            raise ValueError(
-                f"Position {int(uniq[counts > 1][0])} appears more than once in indices; "
-                "give each position one label."
-            )
-        return raw
-
-    def _check_labels(self, labels, n):
-        if isinstance(labels, (str, bytes)) or (
-            not isinstance(labels, (list, tuple)) and np.ndim(labels) == 0
-        ):
-            labels = [labels]
-        labels = _as_label_array(labels)
-        if len(labels) != n:
-            raise ValueError(
-                f"Got {n} positions (or samples) but {len(labels)} labels; give exactly one "
-                "label each."
-            )
-        for i, label in enumerate(labels.tolist()):
-            if isinstance(label, np.generic):  # e.g. np.int64 in an object array
-                label = label.item()
-            if _is_marker(label):
-                raise ValueError(
-                    f"labels[{i}] is {label!r}, the marker of unlabeled samples; it cannot be "
-                    "used as a class label."
-                )
-            try:
-                hash(label)
-            except TypeError:
-                raise TypeError(
-                    f"labels[{i}] = {label!r} is not hashable; labels must be hashable "
-                    "(str, int, tuple, ...)."
-                ) from None
-        return labels
 
     # -- querying ----------------------------------------------------------
 
@@ -1069,29 +860,22 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _round_state(self):
         """Scores, predicted classes and tie-breaks of this round, computed once."""
         if self._query_cache is None or self._query_cache[0] != self._version:
-            scores, predicted = self._score_pool()
+            distributions = (
+                getattr(self._final, "label_distributions_", None)
+                if self._semi_supervised else None
+            )
+            scores, predicted = score_pool(
+                self._scorer, self._final, self._pool, chunk_size=self.chunk_size,
+                random_state=self._rng, distributions=distributions,
+            )
             tiebreak = self._rng.permutation(self.n_pool_)
             self._query_cache = (self._version, (scores, predicted, tiebreak))
         return self._query_cache[1]
 
     def _cold_start(self, candidates, n):
-        pool = self._pool
-        numeric = isinstance(pool, np.ndarray) and pool.ndim == 2 and pool.dtype.kind in "iuf"
-        if self.cold_start == "kmeans" and numeric:
-            # k-means refuses NaN / inf (an estimator such as HistGradientBoosting
-            # takes them): fall back to random picks. One pass, no copy of the pool.
-            numeric = bool(np.isfinite(pool.sum(dtype=np.float64)))
-        if self.cold_start != "kmeans" or not numeric:
-            return cold_start_random(candidates, n, self._rng)
-        # The order is computed once per pool and consumed as labels come in:
-        # one label at a time meets a new region of the pool each time.
-        if self._cold_order is None:
-            self._cold_order = cold_start_order(pool, candidates, n, self._rng)
-        picks = self._cold_order[~self.labeled_mask_[self._cold_order]][:n]
-        if len(picks) < n:  # more asked than representatives left: random others
-            rest = np.setdiff1d(candidates, picks, assume_unique=True)
-            picks = np.concatenate([picks, cold_start_random(rest, n - len(picks), self._rng)])
-        return picks
+        if self._cold_order is None and self.cold_start == "kmeans":
+            self._cold_order = cold_start_order(self._pool, candidates, n, self._rng)
+        return cold_start_picks(self._cold_order, self.labeled_mask_, candidates, n, self._rng)
 
     def query_scores(self):
         """Informativeness of every pool sample under the current model.
@@ -1107,82 +891,6 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if self.estimator_ is None:
             return None
         return self._round_state()[0].copy()
-
-    def _response_chunks(self, response_method):
-        """Yield ``(slice, response)`` over the pool, chunk by chunk, without copying it."""
-        model = self._final
-        pool = self._pool
-        fast = (
-            type(model) is LogisticRegression
-            and isinstance(pool, np.ndarray)
-            and pool.ndim == 2
-            and pool.dtype.kind == "f"
-        )
-        if fast:
-            coef = model.coef_.astype(pool.dtype, copy=False)
-            intercept = np.asarray(model.intercept_, dtype=pool.dtype)
-        n = self.n_pool_
-        # A semi-supervised classifier has already scored the pool it was fitted on.
-        distributions = getattr(model, "label_distributions_", None)
-        transductive = (
-            self._semi_supervised
-            and response_method == "predict_proba"
-            and distributions is not None
-            and len(distributions) >= n
-        )
-        for start in range(0, n, self.chunk_size):
-            part = slice(start, min(start + self.chunk_size, n))
-            if transductive:
-                response = distributions[part]
-            elif fast:
-                logits = pool[part] @ coef.T
-                logits += intercept
-                if response_method == "decision_function":
-                    response = logits[:, 0] if logits.shape[1] == 1 else logits
-                elif logits.shape[1] == 1:  # binary: sigmoid
-                    p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-                    response = np.column_stack([1.0 - p1, p1])
-                else:  # multinomial softmax, as LogisticRegression.predict_proba
-                    if logits.shape[1] <= 32:  # row maxima column by column: same values, faster
-                        row_max = logits[:, 0].copy()
-                        for j in range(1, logits.shape[1]):
-                            np.maximum(row_max, logits[:, j], out=row_max)
-                        logits -= row_max[:, None]
-                    else:
-                        logits -= logits.max(axis=1, keepdims=True)
-                    np.exp(logits, out=logits)
-                    logits /= logits.sum(axis=1, keepdims=True)
-                    response = logits
-            else:
-                response = getattr(model, response_method)(_safe_indexing(pool, part))
-            yield part, response
-
-    def _score_pool(self):
-        scorer = self._scorer
-        n = self.n_pool_
-        predicted = np.empty(n, dtype=np.intp)
-        if isinstance(scorer, _QueryScorer):
-            scores = None
-            for part, response in self._response_chunks(scorer.response_method):
-                s = scorer.score_response(response, random_state=self._rng)
-                if scores is None:
-                    scores = np.empty(n, dtype=s.dtype if s.dtype.kind == "f" else np.float64)
-                scores[part] = s
-                response = np.asarray(response)
-                predicted[part] = (
-                    (response > 0).astype(np.intp) if response.ndim == 1 else response.argmax(axis=1)
-                )
-            return scores, predicted
-        # A custom callable scores the whole pool at once.
-        scores = np.asarray(scorer(self._final, self._pool), dtype=np.float64).ravel()
-        if scores.shape != (n,):
-            raise ValueError(
-                f"The query strategy returned {scores.shape[0]} scores for a pool of {n} "
-                "samples; it must return one score per sample."
-            )
-        for part, response in self._response_chunks("predict_proba"):
-            predicted[part] = np.asarray(response).argmax(axis=1)
-        return scores, predicted
 
     # -- prediction --------------------------------------------------------
 
@@ -1216,14 +924,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._check_predictable()
         positions = (
             np.arange(self.n_pool_) if indices is None
-            else np.asarray(indices, dtype=np.intp).ravel()
+            else check_positions(indices, self.n_pool_, unique=False)
         )
-        bad = positions[(positions < 0) | (positions >= self.n_pool_)]
-        if bad.size:
-            raise IndexError(
-                f"Position {int(bad[0])} is out of range for a pool of {self.n_pool_} "
-                f"samples (valid: 0 to {self.n_pool_ - 1})."
-            )
         if self._final is None:
             return np.repeat(self.classes_[:1], len(positions))
         codes = self._final.predict(_safe_indexing(self._pool, positions))
@@ -1306,7 +1008,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        est = self.estimator if self.estimator is not None else _default_estimator()
+        est = self.estimator if self.estimator is not None else default_estimator()
         inner = get_tags(est)
         tags.input_tags.sparse = inner.input_tags.sparse
         tags.input_tags.string = inner.input_tags.string

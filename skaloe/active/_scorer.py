@@ -30,6 +30,7 @@ import inspect
 from functools import partial
 
 import numpy as np
+from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils.validation import check_array, check_random_state
 
 __all__ = [
@@ -739,3 +740,116 @@ def get_query_scorer(scoring, *, response_method=None):
         "scorer from make_query_scorer, or a callable (estimator, X) -> scores; got "
         f"{scoring!r}."
     )
+
+
+# ---------------------------------------------------------------------------
+# Scoring a pool, chunk by chunk
+# ---------------------------------------------------------------------------
+
+
+def _linear_response(model, rows, response_method, coef, intercept):
+    """LogisticRegression's response on a chunk, computed in the pool's dtype without copies."""
+    logits = rows @ coef.T
+    logits += intercept
+    if response_method == "decision_function":
+        return logits[:, 0] if logits.shape[1] == 1 else logits
+    if logits.shape[1] == 1:  # binary: sigmoid
+        p1 = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return np.column_stack([1.0 - p1, p1])
+    # Multinomial softmax, as LogisticRegression.predict_proba.
+    if logits.shape[1] <= 32:  # row maxima column by column: same values, faster
+        row_max = logits[:, 0].copy()
+        for j in range(1, logits.shape[1]):
+            np.maximum(row_max, logits[:, j], out=row_max)
+        logits -= row_max[:, None]
+    else:
+        logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    return logits
+
+
+def _response_chunks(model, pool, response_method, chunk_size, distributions=None):
+    """Yield ``(slice, response)`` over the pool, chunk by chunk, without copying it.
+
+    ``distributions``: the class distributions a transductive classifier
+    computed for the pool it was fitted on, used as ``predict_proba``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    n = pool.shape[0] if hasattr(pool, "shape") else len(pool)
+    fast = (
+        type(model) is LogisticRegression
+        and isinstance(pool, np.ndarray)
+        and pool.ndim == 2
+        and pool.dtype.kind == "f"
+    )
+    if fast:
+        coef = model.coef_.astype(pool.dtype, copy=False)
+        intercept = np.asarray(model.intercept_, dtype=pool.dtype)
+    transductive = (
+        distributions is not None and response_method == "predict_proba"
+        and len(distributions) >= n
+    )
+    for start in range(0, n, chunk_size):
+        part = slice(start, min(start + chunk_size, n))
+        if transductive:
+            response = distributions[part]
+        elif fast:
+            response = _linear_response(model, pool[part], response_method, coef, intercept)
+        else:
+            response = getattr(model, response_method)(_safe_indexing(pool, part))
+        yield part, response
+
+
+def score_pool(scorer, model, pool, *, chunk_size=8192, random_state=None, distributions=None):
+    """Scores and predicted class codes of every pool sample, one chunk at a time.
+
+    Parameters
+    ----------
+    scorer : query scorer or callable
+        From :func:`get_query_scorer`; a plain callable ``(model, X) ->
+        scores`` is given the whole pool at once.
+    model : fitted classifier
+        Predicts integer codes ``0 .. n_classes - 1``.
+    pool : array-like of shape (n_pool, n_features)
+    chunk_size : int, default=8192
+        Rows scored at a time; bounds the memory of a query.
+    random_state : RandomState instance, default=None
+        For scorers that draw (the random strategy).
+    distributions : ndarray of shape (n_pool, n_classes), default=None
+        A transductive classifier's class distributions of the pool, used
+        instead of ``predict_proba``.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_pool,)
+        Higher = ask first.
+    predicted : ndarray of int, shape (n_pool,)
+        The predicted class code of each sample.
+    """
+    n = pool.shape[0] if hasattr(pool, "shape") else len(pool)
+    predicted = np.empty(n, dtype=np.intp)
+    if isinstance(scorer, _QueryScorer):
+        scores = None
+        for part, response in _response_chunks(
+                model, pool, scorer.response_method, chunk_size, distributions):
+            s = scorer.score_response(response, random_state=random_state)
+            if scores is None:
+                scores = np.empty(n, dtype=s.dtype if s.dtype.kind == "f" else np.float64)
+            scores[part] = s
+            response = np.asarray(response)
+            predicted[part] = (
+                (response > 0).astype(np.intp) if response.ndim == 1 else response.argmax(axis=1)
+            )
+        return scores, predicted
+    scores = np.asarray(scorer(model, pool), dtype=np.float64).ravel()
+    if scores.shape != (n,):
+        raise ValueError(
+            f"The query strategy returned {scores.shape[0]} scores for a pool of {n} "
+            "samples; it must return one score per sample."
+        )
+    for part, response in _response_chunks(
+            model, pool, "predict_proba", chunk_size, distributions):
+        predicted[part] = np.asarray(response).argmax(axis=1)
+    return scores, predicted

@@ -82,6 +82,22 @@ def cold_start_random(candidates, n, rng):
     return candidates[rng.permutation(len(candidates))[:n]]
 
 
+def cold_start_picks(order, labeled_mask, candidates, n, rng):
+    """The next ``n`` cold-start picks: unlabeled samples of ``order`` first, then random ones.
+
+    ``order`` comes from :func:`cold_start_order` (None: all at random), so a
+    person who labels one clip at a time meets a new region of the pool with
+    each label, and no k-means runs per label.
+    """
+    if order is None:
+        return cold_start_random(candidates, n, rng)
+    picks = order[~labeled_mask[order]][:n]
+    if len(picks) < n:  # more asked than representatives left: random others
+        rest = np.setdiff1d(candidates, picks, assume_unique=True)
+        picks = np.concatenate([picks, cold_start_random(rest, n - len(picks), rng)])
+    return picks
+
+
 def cold_start_order(features, candidates, n, rng, max_fit=20000, n_clusters=32):
     """Candidates to label first, ordered from coarse to fine coverage of the pool.
 
@@ -98,8 +114,15 @@ def cold_start_order(features, candidates, n, rng, max_fit=20000, n_clusters=32)
        largest cluster on the side that had none yet.
 
     k-means runs on at most ``max_fit`` candidates (a random subset of a large
-    pool). Returns all the representatives, in that order.
+    pool). Returns all the representatives, in that order; None when the pool
+    is not a finite numeric 2-D array (k-means cannot run on it).
     """
+    numeric = (isinstance(features, np.ndarray) and features.ndim == 2
+               and features.dtype.kind in "iuf")
+    # k-means refuses NaN / inf (an estimator such as HistGradientBoosting
+    # takes them). One pass, no copy of the pool.
+    if not numeric or not np.isfinite(features.sum(dtype=np.float64)):
+        return None
     from scipy.cluster.hierarchy import linkage
 
     reps, sizes, centers = _kmeans_representatives(

@@ -742,8 +742,6 @@ class DurableSession:
         from sklearn.model_selection import StratifiedKFold, cross_val_score
         from threadpoolctl import threadpool_limits
 
-        from ..active._learner import _default_estimator
-
         labels = [e["label"] for e in self._active]
         counts = Counter(labels)
         need = self.ESTIMATE_MIN_PER_CLASS
@@ -755,7 +753,7 @@ class DurableSession:
         with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
             warnings.simplefilter("ignore")
             scores = cross_val_score(
-                clone(_default_estimator()).set_params(warm_start=False),
+                clone(self.learner_.estimator_).set_params(warm_start=False),
                 X, np.asarray(labels), cv=StratifiedKFold(k),
             )
         se = float(np.std(scores, ddof=1) / np.sqrt(k))
