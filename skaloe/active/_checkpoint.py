@@ -25,7 +25,7 @@ FORMAT = "skaloe-learner-state/1"
 
 # Recomputed by fit() from the pool and the parameters, never stored.
 _FROM_FIT = frozenset({
-    "_pool", "_X_fit", "_row_index", "_path_index", "_prefix", "_trainable",
+    "_pool", "_X_fit", "_lookup", "_prefix", "_trainable",
     "_semi_supervised", "_scorer", "_val", "_val_scorer", "stopping_", "_final",
     "estimator_",
 })

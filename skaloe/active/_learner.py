@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import warnings
 from numbers import Integral
 
@@ -34,7 +33,7 @@ from ._labels import (
     classes_in_order,
     unlabeled_mask,
 )
-from ._matching import RowIndex, path_keys
+from ._matching import PoolLookup, assign_positions
 from ._pipeline import (
     FittedView,
     assemble,
@@ -328,8 +327,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         # Pipeline), when that is not the pool itself: query(return_X=True)
         # returns it, and teach() finds samples in it.
         self._X_fit = X if self._prefix else None
-        self._row_index = None
-        self._path_index = None
+        self._lookup = PoolLookup(X if self._prefix else pool, pool)
         self._cold_order = None  # the cold-start order, computed at the first cold query
         self._semi_supervised = is_transductive(trainable)
         self._trainable = trainable
@@ -648,7 +646,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         18
         """
         check_is_fitted(self)
-        positions = self._as_positions(indices)
+        positions = self._lookup.as_positions(indices)
         if positions is None:
             return self._teach_samples(indices, labels)
         positions = check_positions(positions, self.n_pool_)
@@ -707,46 +705,12 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._monitor()
         return self
 
-    def _as_positions(self, indices):
-        """Positions as an array, or None when ``indices`` holds samples; ambiguity is an error."""
-        if hasattr(indices, "iloc") or hasattr(indices, "toarray"):  # DataFrame, sparse
-            return None
-        try:
-            raw = np.asarray(indices)
-        except ValueError:  # ragged: a list of waveforms of different lengths
-            return None
-        if raw.ndim == 0:
-            raw = raw.reshape(1)
-        if raw.ndim >= 2 or (raw.dtype == object and raw.size and not all(
-                isinstance(v, (Integral, np.integer)) for v in raw.tolist())):
-            return None
-        if raw.dtype.kind in "USO" and raw.size and self._takes_paths():
-            return None  # file paths (or documents) of a pool given as strings
-        return raw  # positions, checked by check_positions
-
-    def _takes_paths(self):
-        X = self._X_fit if self._X_fit is not None else self._pool
-        if self._path_index is None:
-            self._path_index = path_keys(X) or {}
-        return bool(self._path_index)
-
     def _teach_samples(self, X, labels):
         """teach() with samples: label those found in the pool, add the others."""
         n = _num_rows(X)
         labels = check_labels(labels, n)
-        found, features = self._find_in_pool(X, n)
-        taken, positions = set(), np.full(n, -1, dtype=np.intp)
-        for k, candidates in enumerate(found):
-            free = [c for c in candidates if c not in taken]
-            if candidates and not free:
-                raise ValueError(
-                    f"Sample {k} is pool position {candidates[0]}, which another sample of "
-                    "this call also is; give each sample one label."
-                )
-            if free:  # prefer a copy of the sample that is not labeled yet
-                unlabeled = [c for c in free if not self.labeled_mask_[c]]
-                positions[k] = (unlabeled or free)[0]
-                taken.add(int(positions[k]))
+        found, features = self._lookup.find(X, self._as_pool_features)
+        positions = assign_positions(found, self.labeled_mask_)
         in_pool = positions >= 0
         new = np.flatnonzero(~in_pool)
         extra_X = None
@@ -757,27 +721,6 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                                              else [X[i] for i in new])
         self.taught_positions_ = positions
         return self._record(positions[in_pool], labels[in_pool], extra_X, labels[new])
-
-    def _find_in_pool(self, X, n):
-        """For each sample, the pool positions holding it (possibly none), and the
-        samples in the pool's form when they had to be computed (else None)."""
-        if self._takes_paths():
-            values = X.to_numpy() if hasattr(X, "to_numpy") else X
-            values = values.tolist() if hasattr(values, "tolist") else list(values)
-            values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
-            return [list(self._path_index.get(os.fspath(v), []))
-                    if isinstance(v, (str, os.PathLike)) else [] for v in values], None
-        features = self._as_pool_features(X)
-        pool = self._pool
-        numeric = (hasattr(pool, "dtype") and getattr(pool, "ndim", 2) == 2
-                   and pool.dtype.kind in "iufb")
-        if numeric:
-            if self._row_index is None:
-                self._row_index = RowIndex(pool)
-            found = self._row_index.find(pool, features)
-            if found is not None:
-                return found, features
-        return [[] for _ in range(n)], features
 
     # -- querying ----------------------------------------------------------
 

@@ -16,6 +16,7 @@ candidate rows.
 
 from __future__ import annotations
 
+import numbers
 import os
 
 import numpy as np
@@ -125,3 +126,91 @@ def path_keys(X):
     for position, value in enumerate(values):
         keys.setdefault(os.fspath(value), []).append(position)
     return keys
+
+
+class PoolLookup:
+    """Finds samples in the pool: by path for a pool of files, by content for features.
+
+    Parameters
+    ----------
+    X_fit : array-like
+        The pool in the form given to ``fit`` (file paths for an encoder
+        Pipeline).
+    pool : array-like
+        The pool's features (the frozen prefix's output, or ``X_fit``).
+    """
+
+    def __init__(self, X_fit, pool):
+        self.X_fit = X_fit
+        self.pool = pool
+        self._paths = None  # {path: [positions]}, built at the first lookup
+        self._rows = None  # RowIndex of the features, built at the first lookup
+
+    def takes_paths(self):
+        """Whether the pool was given as file paths."""
+        if self._paths is None:
+            self._paths = path_keys(self.X_fit) or {}
+        return bool(self._paths)
+
+    def as_positions(self, indices):
+        """Positions as an array, or None when ``indices`` holds samples."""
+        if hasattr(indices, "iloc") or hasattr(indices, "toarray"):  # DataFrame, sparse
+            return None
+        try:
+            raw = np.asarray(indices)
+        except ValueError:  # ragged: a list of waveforms of different lengths
+            return None
+        if raw.ndim == 0:
+            raw = raw.reshape(1)
+        if raw.ndim >= 2 or (raw.dtype == object and raw.size and not all(
+                isinstance(v, (numbers.Integral, np.integer)) for v in raw.tolist())):
+            return None
+        if raw.dtype.kind in "USO" and raw.size and self.takes_paths():
+            return None  # file paths (or documents) of a pool given as strings
+        return raw  # positions, checked by check_positions
+
+    def find(self, X, as_features):
+        """For each sample, the pool positions holding it (possibly none).
+
+        Returns ``(found, features)``: ``features`` are the samples in the
+        pool's form when they had to be computed with ``as_features`` (to
+        compare contents), else None.
+        """
+        if self.takes_paths():
+            values = X.to_numpy() if hasattr(X, "to_numpy") else X
+            values = values.tolist() if hasattr(values, "tolist") else list(values)
+            values = [v[0] if isinstance(v, list) and len(v) == 1 else v for v in values]
+            return [list(self._paths.get(os.fspath(v), []))
+                    if isinstance(v, (str, os.PathLike)) else [] for v in values], None
+        features = as_features(X)
+        pool = self.pool
+        numeric = (hasattr(pool, "dtype") and getattr(pool, "ndim", 2) == 2
+                   and pool.dtype.kind in "iufb")
+        if numeric:
+            if self._rows is None:
+                self._rows = RowIndex(pool)
+            found = self._rows.find(pool, features)
+            if found is not None:
+                return found, features
+        n = features.shape[0] if hasattr(features, "shape") else len(features)
+        return [[] for _ in range(n)], features
+
+
+def assign_positions(found, labeled_mask):
+    """One pool position per sample (-1: not in the pool), each position used once.
+
+    A sample the pool holds several times takes its first unlabeled copy.
+    """
+    taken, positions = set(), np.full(len(found), -1, dtype=np.intp)
+    for k, candidates in enumerate(found):
+        free = [c for c in candidates if c not in taken]
+        if candidates and not free:
+            raise ValueError(
+                f"Sample {k} is pool position {candidates[0]}, which another sample of "
+                "this call also is; give each sample one label."
+            )
+        if free:  # prefer a copy of the sample that is not labeled yet
+            unlabeled = [c for c in free if not labeled_mask[c]]
+            positions[k] = (unlabeled or free)[0]
+            taken.add(int(positions[k]))
+    return positions
