@@ -166,7 +166,7 @@ def test_defaults_and_validation():
         LabelingSession(learner, clips, "cat")
     with pytest.raises(ValueError, match="batch_size"):
         LabelingSession(learner, clips, ["cat"], batch_size=0)
-    with pytest.raises(IndexError, match="out of range"):
+    with pytest.raises(IndexError, match=r"Clip 30 is not in the pool \(positions 0 to 29\)"):
         session.label(N_POOL, "cat")
     with pytest.raises(TypeError, match="int pool position"):
         session.skip("3")
@@ -391,3 +391,31 @@ def test_status_shows_the_learners_stopping_advice():
     # Without rules or validation set, the status stays as it was.
     plain = LabelingSession(fitted_learner(X[:30], names[:30]), clips[:30], sample_rate=16000)
     assert "validation" not in plain.status() and "labeling" not in plain.status()
+
+
+def test_the_notebook_and_the_durable_session_check_clips_and_labels_alike(tmp_path):
+    """One session core: the same position and label errors in memory and on disk."""
+    from skaloe.labeling import DurableSession
+    from skaloe.labeling import LabelingSession as FromLabeling
+
+    assert FromLabeling is LabelingSession  # skaloe.notebook re-exports it
+    X = np.random.default_rng(0).normal(size=(N_POOL, 4))
+    np.savez(tmp_path / "pool.npz", embeddings=X)
+    durable = DurableSession.create(tmp_path / "s.sqlite", tmp_path / "pool.npz",
+                                    ["cat", "dog"], random_state=0)
+    clips = [np.zeros(1600, dtype=np.float32)] * N_POOL
+    notebook = LabelingSession(ActiveLearner(random_state=0).fit(X), clips, ["cat", "dog"])
+    for position, error in [(N_POOL, IndexError), (-1, IndexError), ("3", TypeError),
+                            (True, TypeError), (2.5, TypeError)]:
+        with pytest.raises(error) as on_disk:
+            durable.label(position, "cat")
+        with pytest.raises(error) as in_memory:
+            notebook.label(position, "cat")
+        assert str(on_disk.value) == str(in_memory.value)
+    for label in ["", "  ", -1]:
+        with pytest.raises(ValueError) as on_disk:
+            durable.label(0, label)
+        with pytest.raises(ValueError) as in_memory:
+            notebook.label(0, label)
+        assert str(on_disk.value) == str(in_memory.value)
+    durable.close()

@@ -1,6 +1,7 @@
 """Active learning: the learner, query strategies (scorers) and selection."""
 
 from ._checkpoint import load_state, save_state
+from ._labels import UNLABELED
 from ._learner import ActiveLearner
 from ._scorer import (
     entropy_score,
@@ -20,6 +21,7 @@ __all__ = [
     "ActiveLearner",
     "PlateauStopping",
     "StabilizingPredictions",
+    "UNLABELED",
     "entropy_score",
     "get_query_scorer",
     "get_query_scorer_names",

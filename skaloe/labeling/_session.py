@@ -13,6 +13,8 @@ from collections import Counter
 
 import numpy as np
 
+from ..encoders._registry import MODEL_SAMPLE_RATE
+from ._core import check_label, check_position, clip_wav_bytes, label_counts
 from ._database import (
     DamagedSessionError,
     LabelDatabase,
@@ -236,7 +238,7 @@ class DurableSession:
 
     See Also
     --------
-    skaloe.notebook.LabelingSession : Labeling in a notebook, in memory.
+    LabelingSession : Labeling in a notebook, in memory.
 
     Examples
     --------
@@ -592,7 +594,7 @@ class DurableSession:
             return [int(i) for i in self._query()]
 
     def check_position(self, position):
-        """A valid pool position as an int, else a ValueError/IndexError.
+        """A valid pool position as an int, else a TypeError/IndexError.
 
         Parameters
         ----------
@@ -602,13 +604,7 @@ class DurableSession:
         -------
         position : int
         """
-        if not isinstance(position, numbers.Integral) or isinstance(position, bool):
-            raise ValueError(f"A clip id must be an integer pool position, got {position!r}.")
-        if not 0 <= position < self.n_pool:
-            raise IndexError(
-                f"Clip {position} is not in the pool (ids 0 to {self.n_pool - 1})."
-            )
-        return int(position)
+        return check_position(position, self.n_pool)
 
     def label(self, position, label, *, annotator=None):
         """Label one clip: commit it to the database, then teach the learner.
@@ -631,11 +627,7 @@ class DurableSession:
         annotator = self.annotator if annotator is None else _check_annotator(annotator)
         with self._lock:
             position = self.check_position(position)
-            if label not in self.classes:
-                raise ValueError(
-                    f"Unknown label {label!r}; choose one of the session's classes "
-                    f"{self.classes}."
-                )
+            check_label(label, self.classes)
             if self.learner_.labeled_mask_[position]:
                 raise ValueError(
                     f"Clip {position} is already labeled "
@@ -780,7 +772,6 @@ class DurableSession:
         """
         with self._lock:
             learner = self.learner_
-            per_class = Counter(e["label"] for e in self._active)
             error = None
             if self._val is not None:
                 value = learner.validation_score_
@@ -799,7 +790,7 @@ class DurableSession:
             return {
                 "n_labels": len(self._active),
                 "n_pool": self.n_pool,
-                "per_class": {c: per_class.get(c, 0) for c in self.classes},
+                "per_class": label_counts((e["label"] for e in self._active), self.classes),
                 "accuracy": value,
                 "accuracy_error": error,
                 "accuracy_kind": kind,
@@ -835,14 +826,8 @@ class DurableSession:
         path = self.paths[position]
         if not path:
             raise LookupError(f"Clip {position} has no audio file in this session.")
-        from ..encoders._audio import pcm16_wav_bytes, read_audio_file, wav_file_bytes
-        from ..encoders._registry import MODEL_SAMPLE_RATE
-
         try:
-            data = wav_file_bytes(path)
+            return clip_wav_bytes(path, position, MODEL_SAMPLE_RATE)
         except OSError:
             raise LookupError(
                 f"The audio file of clip {position} ({path!r}) cannot be read.") from None
-        if data is not None:
-            return data
-        return pcm16_wav_bytes(read_audio_file(path, position), MODEL_SAMPLE_RATE)

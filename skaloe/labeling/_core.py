@@ -1,0 +1,95 @@
+"""What every labeling session shares: clip positions, labels, audio for a player, status.
+
+:class:`~skaloe.labeling.DurableSession` (labels committed to SQLite, the web
+page) and :class:`~skaloe.labeling.LabelingSession` (labels in memory, the
+notebook widget) both ask an :class:`~skaloe.active.ActiveLearner` for clips
+and give it labels; the checks on what a person sends, the audio a player
+gets and the summary a person reads are written once, here.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections import Counter
+
+import numpy as np
+
+from ..active import UNLABELED
+
+
+def plain(value):
+    """numpy scalars as Python scalars, for display and for label types."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_position(position, n_pool):
+    """A clip's pool position as an int; a TypeError or IndexError that says what is wrong."""
+    position = plain(position)
+    if not isinstance(position, numbers.Integral) or isinstance(position, bool):
+        raise TypeError(f"A clip must be given by its int pool position, got {position!r}.")
+    if not 0 <= position < n_pool:
+        raise IndexError(
+            f"Clip {position} is not in the pool (positions 0 to {n_pool - 1})."
+        )
+    return int(position)
+
+
+def check_label(label, classes=None):
+    """A label a person chose: hashable, not empty, not the ``-1`` marker, one of ``classes``."""
+    label = plain(label)
+    if label is None:
+        raise ValueError("A label cannot be None; leave the clip unlabeled instead.")
+    if isinstance(label, numbers.Number) and not isinstance(label, bool) and label == UNLABELED:
+        raise ValueError("-1 marks unlabeled samples; it cannot be used as a label.")
+    if isinstance(label, str) and not label.strip():
+        raise ValueError("A label cannot be an empty string.")
+    try:
+        hash(label)
+    except TypeError:
+        raise TypeError(f"Label {label!r} is not hashable; use a str or an int.") from None
+    if classes is not None and label not in classes:
+        raise ValueError(f"Unknown label {label!r}; choose one of the session's classes {classes}.")
+    return label
+
+
+def clip_wav_bytes(clip, position, sample_rate):
+    """A clip as WAV bytes a browser plays.
+
+    A WAV file is sent as it is; another file is decoded (16 kHz mono) and a
+    waveform is kept at ``sample_rate``, both as 16-bit PCM WAV. An unreadable
+    file raises an OSError that names it.
+    """
+    from ..encoders._audio import load_clip, pcm16_wav_bytes, wav_file_bytes
+    from ..encoders._registry import MODEL_SAMPLE_RATE
+
+    if isinstance(clip, str):
+        if os.path.splitext(clip)[1].lower() in (".wav", ".wave"):
+            try:
+                data = wav_file_bytes(clip)
+            except OSError:
+                data = None  # load_clip raises an error that names the file
+            if data is not None:
+                return data
+        return pcm16_wav_bytes(load_clip(clip, position, MODEL_SAMPLE_RATE), MODEL_SAMPLE_RATE)
+    # Validated and converted to float32, not resampled: at the model's rate
+    # load_clip resamples nothing, and the WAV keeps the clip's own rate.
+    return pcm16_wav_bytes(load_clip(clip, position, MODEL_SAMPLE_RATE), sample_rate)
+
+
+def label_counts(labels, classes=None):
+    """``{label: count}``: every one of ``classes`` (zero if unused), else those seen, sorted."""
+    counts = Counter(plain(v) for v in labels)
+    if classes is not None:
+        return {c: counts.get(c, 0) for c in classes}
+    try:
+        return dict(sorted(counts.items()))
+    except TypeError:  # labels of types that do not compare
+        return dict(counts)
+
+
+def learner_report(learner):
+    """The learner's own advice (validation score, stopping rules), or None without either."""
+    if learner.stopping_ or learner.validation_score_ is not None:
+        return learner.stopping_hint().split("; ", 1)[-1]
+    return None
