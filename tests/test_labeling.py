@@ -171,6 +171,53 @@ def test_estimated_accuracy_is_a_cross_validation_of_the_labels(tmp_path):
     s.close()
 
 
+def test_each_label_costs_one_pool_pass_no_clustering_and_a_one_thread_estimate(
+        tmp_path, monkeypatch):
+    """What keeps a label fast at any pool size (benchmarks/bench_session.py times it):
+    commit + teach + next batch scores the pool once, the cold start clusters the pool
+    once per session, and the page's estimate never runs on more than one BLAS thread."""
+    import sklearn.model_selection
+    from threadpoolctl import threadpool_info
+
+    from skaloe.active import _learner, _selection
+
+    s, truth = _three_class_session(tmp_path)
+    calls = {"score": 0, "kmeans": 0, "estimate_threads": []}
+    score_pool, kmeans = _learner.score_pool, _selection._kmeans_representatives
+    cross_val_score = sklearn.model_selection.cross_val_score
+
+    def counting_score_pool(*args, **kwargs):
+        calls["score"] += 1
+        return score_pool(*args, **kwargs)
+
+    def counting_kmeans(*args, **kwargs):
+        calls["kmeans"] += 1
+        return kmeans(*args, **kwargs)
+
+    def recording_cross_val_score(*args, **kwargs):
+        calls["estimate_threads"] += [
+            lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        return cross_val_score(*args, **kwargs)
+
+    monkeypatch.setattr(_learner, "score_pool", counting_score_pool)
+    monkeypatch.setattr(_selection, "_kmeans_representatives", counting_kmeans)
+    monkeypatch.setattr(sklearn.model_selection, "cross_val_score", recording_cross_val_score)
+    per_label = []
+    for _ in range(30):
+        before = dict(calls, estimate_threads=None)
+        position = s.next_batch()[0]
+        s.label(position, str(truth[position]))
+        s.next_batch()
+        s.progress()  # the page asks for it after every label
+        per_label.append((calls["score"] - before["score"], calls["kmeans"] - before["kmeans"]))
+    # Cold labels reuse the cluster order made at creation; warm ones score the pool once.
+    assert all(kmeans_fits == 0 for _, kmeans_fits in per_label)
+    assert all(passes <= 1 for passes, _ in per_label)
+    assert sum(passes for passes, _ in per_label) >= 25
+    assert calls["estimate_threads"] and set(calls["estimate_threads"]) == {1}
+    s.close()
+
+
 def test_audio_pool_with_validation_set(tmp_path):
     import soundfile as sf
     rng = np.random.default_rng(0)
