@@ -845,8 +845,12 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "query() and teach() first."
             )
 
-    def _n_samples(self, X):
-        return X.shape[0] if hasattr(X, "shape") else len(X)
+    def _delegate(self, method, X, one_class):
+        """The model's ``method`` on X; with one class labeled, ``one_class((n, 1))``."""
+        self._check_predictable()
+        if self.estimator_ is None:
+            return one_class((_num_rows(X), 1))
+        return getattr(self.estimator_, method)(X)
 
     def predict_pool(self, indices=None):
         """Predicted classes of pool samples, from the features kept at fit.
@@ -891,7 +895,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """
         self._check_predictable()
         if self.estimator_ is None:
-            return np.repeat(self.classes_[:1], self._n_samples(X))
+            return np.repeat(self.classes_[:1], _num_rows(X))
         return self.classes_[np.asarray(self.estimator_.predict(X), dtype=np.intp)]
 
     @available_if(_estimator_has("predict_proba"))
@@ -907,10 +911,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        self._check_predictable()
-        if self.estimator_ is None:
-            return np.ones((self._n_samples(X), 1))
-        return self.estimator_.predict_proba(X)
+        return self._delegate("predict_proba", X, np.ones)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
@@ -924,10 +925,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        self._check_predictable()
-        if self.estimator_ is None:
-            return np.zeros((self._n_samples(X), 1))
-        return self.estimator_.predict_log_proba(X)
+        return self._delegate("predict_log_proba", X, np.zeros)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
