@@ -11,7 +11,6 @@ probe.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -20,16 +19,14 @@ import time
 
 import numpy as np
 
+# The file of a store folder that holds the labels of ``skaloe embed --dask``.
+from .datasets._embeddings import _STORE_LABELS
+
 
 class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
-# The labels of a store written by ``skaloe embed --dask``: a file of the CLI
-# next to the store's own files (manifest.json, paths.json, embeddings.npy,
-# shards/), which open_store and store_info never read.
-_STORE_LABELS = "labels.json"
-_STORE_LABELS_FORMAT = "skaloe-store-labels"
 _DEFAULT_SHARD_SIZE = 256
 _MAX_LOCAL_WORKERS = 8
 
@@ -617,14 +614,12 @@ def run_embed(args, out=None):
     paths, labels, names, what = _read_audio_input(args.input, "embed")
     args.batch_size_encoder = args.batch_size
     embeddings = _embed_paths(paths, args, verbose=args.verbose)
-    arrays = {"embeddings": embeddings, "paths": np.array(paths, dtype=str),
-              "model": np.array(str(args.model))}
-    if labels is not None:
-        arrays["labels"] = np.asarray(labels, dtype=np.int64)
-        arrays["label_names"] = np.array(names, dtype=str)
+    from .datasets import save_embeddings
+
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
-    np.savez(output, **arrays)
+    save_embeddings(output, embeddings, labels=labels, label_names=names, paths=paths,
+                    model=str(args.model))
     classes = "no labels" if labels is None else f"{len(names)} classes"
     print(f"skaloe embed: {len(paths)} clips, {embeddings.shape[1]}-d embeddings "
           f"({args.model}, {classes}) in {time.perf_counter() - t0:.1f} s, written to "
@@ -644,6 +639,7 @@ def _is_store(path):
 
 def _check_store_output(store, overwrite):
     """Fail early when OUTPUT cannot be a store; return the manifest of one already there."""
+    from .datasets import save_store_labels
     from .distributed import _store
 
     if os.path.exists(store) and not os.path.isdir(store):
@@ -660,10 +656,7 @@ def _check_store_output(store, overwrite):
                 "and no embedding store; give a new or empty folder for the store")
     elif overwrite:
         # embed_distributed removes the store's own files; the labels go with them.
-        try:
-            os.remove(os.path.join(store, _STORE_LABELS))
-        except FileNotFoundError:
-            pass
+        save_store_labels(store, None)
         return None
     return manifest
 
@@ -705,21 +698,9 @@ def _dask_client(address, args):
             "(--timeout waits longer), or use --dask local") from None
 
 
-def _write_store_labels(store, labels, names):
-    from .distributed import _store
-
-    document = {
-        "format": _STORE_LABELS_FORMAT,
-        "version": 1,
-        "n_rows": len(labels),
-        "label_names": [str(n) for n in names],
-        "labels": [int(k) for k in labels],
-    }
-    _store._atomic_write_text(os.path.join(store, _STORE_LABELS), json.dumps(document))
-
-
 def _run_embed_dask(args, out):
     """``skaloe embed --dask``: fill (or resume) a store folder with embed_distributed."""
+    from .datasets import save_store_labels
     from .distributed import ShardError, _store, embed_distributed
 
     t0 = time.perf_counter()
@@ -777,13 +758,8 @@ def _run_embed_dask(args, out):
         client.close()
         if cluster is not None:
             cluster.close()
-    if labels is None:
-        try:  # a stale labels file of an earlier run must not outlive its rows
-            os.remove(os.path.join(store, _STORE_LABELS))
-        except FileNotFoundError:
-            pass
-    else:
-        _write_store_labels(store, labels, names)
+    # Without labels, a stale labels file of an earlier run is removed.
+    save_store_labels(store, labels, label_names=names)
     n_shards = len(_store.shard_bounds(len(paths), shard_size))
     n_new = n_shards - n_before
     classes = "no labels" if labels is None else (
@@ -794,87 +770,6 @@ def _run_embed_dask(args, out):
           f"({args.model}, {classes}) on Dask ({where}): {done}, {shard_size} clips a shard, "
           f"in {time.perf_counter() - t0:.1f} s; store in {store}", file=out, flush=True)
     return 0
-
-
-def _load_labeled_store(path, option):
-    """``(X, y, label_names, model)`` of a labeled store folder; X is a read-only memmap."""
-    from .distributed import open_store, store_info
-
-    info = store_info(path)  # a manifest.json of another kind: ValueError
-    if not info["complete"]:
-        raise CLIError(
-            f"{option} {path!r} is an incomplete embedding store: {info['shards_done']} of "
-            f"{info['n_shards']} shards are embedded; run the 'skaloe embed --dask' command "
-            "that writes it again to finish it")
-    labels_file = os.path.join(path, _STORE_LABELS)
-    if not os.path.isfile(labels_file):
-        raise CLIError(
-            f"{option} {path!r} is an embedding store without labels (no {_STORE_LABELS}); "
-            "simulate needs labeled data: embed a folder with one subfolder per class, or a "
-            "file list with path<TAB>label lines")
-    try:
-        with open(labels_file, encoding="utf-8") as f:
-            document = json.load(f)
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read the labels {labels_file!r}: {_one_line(exc)}") from None
-    fmt = document.get("format") if isinstance(document, dict) else None
-    if fmt != _STORE_LABELS_FORMAT:
-        raise CLIError(f"{labels_file!r} is not a labels file of 'skaloe embed --dask'")
-    names = document.get("label_names")
-    y = document.get("labels")
-    if (not isinstance(names, list) or not isinstance(y, list)
-            or not all(isinstance(k, int) and 0 <= k < len(names) for k in y)):
-        raise CLIError(f"{labels_file!r} is damaged: 'labels' must index 'label_names'")
-    if len(y) != info["n_rows"]:
-        raise CLIError(
-            f"{labels_file!r} holds {len(y)} labels but the store holds {info['n_rows']} "
-            "embeddings; embed the labeled INPUT into the store again")
-    X = open_store(path)  # read-only memory map: rows are read when used
-    for start in range(0, len(X), 65536):  # without a whole-array temporary
-        if not np.isfinite(X[start:start + 65536]).all():
-            raise CLIError(f"the embeddings in the store {path!r} contain NaN or infinite "
-                           "values")
-    model = info["params"].get("model") if isinstance(info.get("params"), dict) else None
-    model = model if isinstance(model, str) else info["model"]
-    return X, np.asarray(y, dtype=np.int64), [str(n) for n in names], model
-
-
-def _load_labeled_npz(path):
-    import zipfile
-
-    if not os.path.isfile(path):
-        raise CLIError(f"INPUT {path!r} is not a file")
-    if not zipfile.is_zipfile(path):
-        raise CLIError(f"cannot read {path!r}: it is not an .npz file (not a zip archive); "
-                       "write it with 'skaloe embed'")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except Exception as exc:  # BadZipFile, pickled arrays, truncated files ...
-        raise CLIError(f"cannot read {path!r} as an .npz file: {_one_line(exc)}") from None
-    if "embeddings" not in arrays:
-        raise CLIError(f"{path!r} holds no 'embeddings' array; write it with 'skaloe embed'")
-    if "labels" not in arrays:
-        raise CLIError(
-            f"{path!r} holds no labels; simulate needs labeled data: embed a folder with one "
-            "subfolder per class, or a file list with path<TAB>label lines")
-    X = np.asarray(arrays["embeddings"])
-    y = np.asarray(arrays["labels"])
-    if X.ndim != 2 or X.dtype.kind not in "iuf":
-        raise CLIError(f"'embeddings' in {path!r} must be a 2-D numeric array, got shape "
-                       f"{X.shape} and dtype {X.dtype}")
-    if y.ndim != 1 or len(y) != len(X):
-        raise CLIError(f"{path!r} holds {len(X)} embeddings but labels of shape {y.shape}")
-    if not np.isfinite(X).all():
-        raise CLIError(f"'embeddings' in {path!r} contain NaN or infinite values")
-    if "label_names" in arrays and y.dtype.kind in "iu":
-        names = [str(n) for n in arrays["label_names"]]
-        if len(y) and (y.min() < 0 or y.max() >= len(names)):
-            raise CLIError(f"labels in {path!r} do not index its {len(names)} label_names")
-    else:
-        names = [str(n) for n in np.unique(y)]
-        y = np.searchsorted(np.unique(y), y)
-    return X.astype(np.float32, copy=False), y.astype(np.int64), names
 
 
 def _split(X, y, names, args, *, val_given=False, test_given=False):
@@ -943,17 +838,24 @@ def _load_labeled(source, args, option, say, lead=None):
     lead = f"  {option}:" if lead is None else lead
     if not os.path.exists(source):
         raise CLIError(f"{option} {source!r} does not exist")
-    if os.path.isfile(source) and source.lower().endswith(".npz"):
-        X, y, names = _load_labeled_npz(source)
-        model = _npz_model(source)
+    store = _is_store(source)
+    if store or (os.path.isfile(source) and source.lower().endswith(".npz")):
+        from .datasets import load_embeddings
+
+        try:
+            data = load_embeddings(source)
+        except ValueError as exc:
+            raise CLIError(f"{option}: {_one_line(exc)}") from None
+        if data.labels is None:
+            what = (f"is an embedding store without labels (no {_STORE_LABELS})" if store
+                    else "holds no labels")
+            raise CLIError(
+                f"{option} {source!r} {what}; simulate needs labeled data: embed a folder "
+                "with one subfolder per class, or a file list with path<TAB>label lines")
+        X, y, names = data.embeddings, data.labels, data.label_names
         say(f"{lead} {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
-            f"from {source}")
-        return X, y, names, model
-    if _is_store(source):
-        X, y, names, model = _load_labeled_store(source, option)
-        say(f"{lead} {len(y)} embeddings ({X.shape[1]}-d) in {len(names)} classes "
-            f"from the store {source}")
-        return X, y, names, model
+            f"from {'the store ' if store else ''}{source}")
+        return X, y, names, data.model
     paths, y, names, what = _read_audio_input(source, "simulate")
     if y is None:
         raise CLIError(
@@ -965,15 +867,6 @@ def _load_labeled(source, args, option, say, lead=None):
     say(f"{lead} {what} from {source}, embedded with {args.model} "
         f"({X.shape[1]}-d) in {time.perf_counter() - t0:.1f} s")
     return X, y, list(names), str(args.model)
-
-
-def _npz_model(path):
-    """The encoder name stored by 'skaloe embed', or None."""
-    with np.load(path, allow_pickle=False) as data:
-        if "model" not in data.files:
-            return None
-        model = data["model"]
-    return str(model) if model.ndim == 0 else None
 
 
 def _align_labels(y, names, pool_names, option, source):
