@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 # The file of a store folder that holds the labels of ``skaloe embed --dask``.
-from .datasets._embeddings import _STORE_LABELS
+from ..datasets._embeddings import _STORE_LABELS
 
 
 class CLIError(Exception):
@@ -82,7 +82,7 @@ def _choice_list(what, choices):
 
 
 def _query_scorer_names():
-    from .active import get_query_scorer_names
+    from ..active import get_query_scorer_names
 
     return get_query_scorer_names()
 
@@ -398,7 +398,7 @@ def _add_label_parser(sub):
 
 
 def _version():
-    from ._version import __version__
+    from .._version import __version__
 
     return f"skaloe {__version__}"
 
@@ -411,9 +411,9 @@ def run_demo(args, out=None):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .datasets import load_audio_folder, make_vowels
-    from .encoders import EncoderTransformer
-    from .experiment import simulate
+    from ..datasets import load_audio_folder, make_vowels
+    from ..encoders import EncoderTransformer
+    from ..experiment import simulate
 
     def say(text=""):
         print(text, file=out, flush=True)
@@ -488,7 +488,7 @@ def _one_line(text):
 
 
 def _has_audio_suffix(name):
-    from .datasets import AUDIO_EXTENSIONS
+    from ..datasets import AUDIO_EXTENSIONS
 
     return not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS)
 
@@ -537,7 +537,7 @@ def _read_audio_input(path, command):
     """``(paths, labels or None, label_names or None, description)`` for an audio INPUT."""
     import warnings
 
-    from .datasets import load_audio_folder
+    from ..datasets import load_audio_folder
 
     if not os.path.exists(path):
         raise CLIError(f"INPUT {path!r} does not exist")
@@ -563,7 +563,7 @@ def _read_audio_input(path, command):
             return (list(folder.filenames), folder.target.astype(np.int64), names,
                     f"{len(folder.filenames)} clips in {len(names)} classes")
         if not loose:
-            from .datasets import AUDIO_EXTENSIONS
+            from ..datasets import AUDIO_EXTENSIONS
 
             raise CLIError(
                 f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) and no class subfolders "
@@ -577,7 +577,7 @@ def _read_audio_input(path, command):
 
 
 def _embed_paths(paths, args, *, verbose):
-    from .encoders import EncoderTransformer
+    from ..encoders import EncoderTransformer
 
     encoder = EncoderTransformer(
         args.model, memory=args.cache, n_jobs=args.n_jobs,
@@ -614,7 +614,7 @@ def run_embed(args, out=None):
     paths, labels, names, what = _read_audio_input(args.input, "embed")
     args.batch_size_encoder = args.batch_size
     embeddings = _embed_paths(paths, args, verbose=args.verbose)
-    from .datasets import save_embeddings
+    from ..datasets import save_embeddings
 
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
@@ -632,15 +632,15 @@ def run_embed(args, out=None):
 
 def _is_store(path):
     """Whether ``path`` is a folder holding an embedding store (it has a manifest)."""
-    from .distributed import _store
+    from ..distributed import _store
 
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, _store._MANIFEST))
 
 
 def _check_store_output(store, overwrite):
     """Fail early when OUTPUT cannot be a store; return the manifest of one already there."""
-    from .datasets import save_store_labels
-    from .distributed import _store
+    from ..datasets import save_store_labels
+    from ..distributed import _store
 
     if os.path.exists(store) and not os.path.isdir(store):
         raise CLIError(f"OUTPUT {store!r} is a file; with --dask, OUTPUT is a store folder "
@@ -700,8 +700,8 @@ def _dask_client(address, args):
 
 def _run_embed_dask(args, out):
     """``skaloe embed --dask``: fill (or resume) a store folder with embed_distributed."""
-    from .datasets import save_store_labels
-    from .distributed import ShardError, _store, embed_distributed
+    from ..datasets import save_store_labels
+    from ..distributed import ShardError, _store, embed_distributed
 
     t0 = time.perf_counter()
     address = args.dask.strip()
@@ -840,7 +840,7 @@ def _load_labeled(source, args, option, say, lead=None):
         raise CLIError(f"{option} {source!r} does not exist")
     store = _is_store(source)
     if store or (os.path.isfile(source) and source.lower().endswith(".npz")):
-        from .datasets import load_embeddings
+        from ..datasets import load_embeddings
 
         try:
             data = load_embeddings(source)
@@ -914,7 +914,7 @@ def _plot_curves(results, path):
     try:
         from matplotlib.figure import Figure
 
-        from .experiment import ActiveLearningCurveDisplay
+        from ..experiment import ActiveLearningCurveDisplay
     except ImportError as exc:
         return f"learning_curves.png skipped (plotting unavailable: {_one_line(exc)})"
     try:
@@ -930,7 +930,7 @@ def _plot_curves(results, path):
 
 def _stopping_rules(args):
     """The rules named by ``--stopping``, as :mod:`skaloe.active` objects."""
-    from .active import PlateauStopping, StabilizingPredictions
+    from ..active import PlateauStopping, StabilizingPredictions
 
     rules = []
     for name in args.stopping:
@@ -948,7 +948,7 @@ def run_simulate(args, out=None):
     from sklearn.metrics import get_scorer
     from sklearn.preprocessing import StandardScaler
 
-    from .experiment import simulate
+    from ..experiment import simulate
 
     def say(text=""):
         print(text, file=out, flush=True)
@@ -1088,7 +1088,7 @@ def run_label(args, out=None, *, ready=None):
     ``ready`` (for tests) is called with the server once it listens.
     """
     out = sys.stdout if out is None else out
-    from .labeling import (
+    from ..labeling import (
         DamagedSessionError,
         DurableSession,
         LabelServer,
