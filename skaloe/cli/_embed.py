@@ -153,6 +153,8 @@ def _check_store_output(store, overwrite):
 
 def _dask_client(address, args):
     """``(client, cluster or None)`` for ``--dask ADDRESS``; the caller closes both."""
+    import asyncio
+
     try:
         import distributed
     except ImportError as exc:
@@ -168,7 +170,9 @@ def _dask_client(address, args):
                 # workers' own log (tracebacks included) only with -v.
                 silence_logs=logging.WARNING if args.verbose else logging.CRITICAL,
             )
-        except Exception as exc:
+        except (OSError, RuntimeError, ValueError, asyncio.TimeoutError) as exc:
+            # What a cluster that cannot start raises (no free port, workers that
+            # die or time out); anything else is a bug and keeps its traceback.
             raise CLIError(f"cannot start a local Dask cluster of {n_workers} workers: "
                            f"{_one_line(exc)}") from None
         try:
