@@ -1,39 +1,40 @@
 """The ``skaloe`` command line.
 
-One module per command, each with ``add_parser(sub)`` and its ``run_<command>(args)``:
-``skaloe demo`` (``_demo``), the offline main job on synthetic
-speech; ``skaloe embed`` (``_embed``), audio in, an embeddings
-file or a store folder out; ``skaloe simulate`` (``_simulate``),
-ALOE's simulated active learning; ``skaloe label`` (``_label``),
-the labeling page. ``_parser`` holds what they share (option
-types, the parser class, the encoder options) and ``_inputs`` the
+One module per command, each with ``add_parser(sub)`` and ``run_<command>(args)``:
+``_demo`` (``skaloe demo``, the offline main job on synthetic speech), ``_embed``
+(``skaloe embed``, audio in, an embeddings file or a store folder out),
+``_simulate`` (``skaloe simulate``, ALOE's simulated active learning) and
+``_label`` (``skaloe label``, the labeling page). ``_parser`` holds what they
+share (option types, the parser class, the encoder options) and ``_inputs`` the
 audio forms of INPUT. Embeddings files and the labels of a store are read and
 written by :mod:`skaloe.datasets` only.
 
-Errors: which are the user's
-----------------------------
-:func:`main` prints an exception as one line, ``skaloe <command>: error:
-<message>``, and returns 2 when its type is in :data:`USER_ERRORS`:
+**Which errors are the user's.** :func:`main` prints an exception as one line,
+``skaloe <command>: error: <message>``, and returns 2 when its type is in
+:data:`USER_ERRORS`:
 
-* :class:`CLIError`, raised by the command line's own checks of options and inputs;
+* :class:`CLIError`, raised by the command line's own checks of options and
+  inputs;
 * :class:`ValueError`, which skaloe, scikit-learn and NumPy raise for a value or
   a file that is not what they take (an unknown model name, an undecodable
   clip, an embeddings file that is not in skaloe's format, ...);
 * :class:`OSError` (``FileNotFoundError``, ``PermissionError``, a full disk, an
-  unreachable server, :class:`~skaloe.encoders.ModelUnavailableError`), the
+  unreachable server, :class:`~skaloe.encoders.ModelUnavailableError`): the
   state of the machine, not of the code;
-* :class:`ImportError`, an optional dependency that is not installed (the
+* :class:`ImportError`: an optional dependency that is not installed (the
   message says which extra to install).
 
 Every other exception (``TypeError``, ``AttributeError``, ``KeyError``,
 ``IndexError``, ``RuntimeError``, ``AssertionError``, ...) is a bug in skaloe or
-in a library it calls, not something the user can fix by changing the command:
-it propagates with its traceback, to be reported. Library errors that mean a
-user error under another type are turned into :class:`CLIError` where they are
-caught (a locked or damaged labeling session, a failed shard of ``skaloe embed
---dask``, a Dask cluster that cannot start). Ctrl-C prints one line and
-returns 130; an error in the options themselves is argparse's one line, exit
-code 2.
+in a library it calls, which the user cannot fix by changing the command: it
+propagates with its traceback, to be reported. The rule goes by type, so a
+bug that raises a ``ValueError`` is shown as one line too; in exchange, every
+message that skaloe writes for bad input reaches the user without a
+traceback. Library errors that are the user's under another type are turned
+into :class:`CLIError` where they are caught: a locked or damaged labeling
+session, a failed shard of ``skaloe embed --dask``, a Dask cluster that cannot
+start. Ctrl-C prints one line and returns 130; a bad option is argparse's one
+line, with exit code 2.
 """
 
 from __future__ import annotations

@@ -40,6 +40,9 @@ _positive_float = _argument_type(
 _fraction = _argument_type(
     float, lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"
 )
+_non_negative_float = _argument_type(
+    float, lambda v: 0 <= v < float("inf"), "a non-negative number"
+)
 
 
 def _comma_list(text):
@@ -82,11 +85,6 @@ _strategy_list = _choice_list("query strategy", _query_scorer_names)
 _strategy_name = _choice_list("query strategy", _query_scorer_names, single=True)
 _selection_list = _choice_list("selection", lambda: _SELECTIONS)
 _stopping_list = _choice_list("stopping rule", lambda: _STOPPING_RULES)
-
-
-_non_negative_float = _argument_type(
-    float, lambda v: 0 <= v < float("inf"), "a non-negative number"
-)
 
 
 class _Parser(argparse.ArgumentParser):
