@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ci_support import require
-from skaloe.cli import main, run_demo
+from skaloe.cli import CLIError, main, run_demo
 
 
 def _run_demo(tmp_path, **options):
@@ -99,6 +99,97 @@ def test_console_script_help_is_complete():
     for option in ("--n-samples", "--rounds", "--runs", "--n-per-class", "--model",
                    "--data-dir", "--cache", "--n-jobs", "--random-state"):
         assert option in result.stdout
+
+
+# -- which errors are the user's: one line, or a traceback ---------------------
+
+
+def _raising(error):
+    def run(args, out=None):
+        raise error
+
+    return run
+
+
+@pytest.mark.parametrize("error, message", [
+    (CLIError("--rounds 3 needs more data"), "--rounds 3 needs more data"),
+    (ValueError("Unknown model 'x';\n  see available_models()"),
+     "Unknown model 'x'; see available_models()"),
+    (FileNotFoundError(2, "No such file or directory", "clip.wav"),
+     "[Errno 2] No such file or directory: 'clip.wav'"),
+    (PermissionError("cannot write 'out.npz'"), "cannot write 'out.npz'"),
+    (ImportError("pip install 'skaloe[tf]'"), "pip install 'skaloe[tf]'"),
+    (ValueError(), "ValueError"),
+], ids=["CLIError", "ValueError", "FileNotFoundError", "PermissionError", "ImportError",
+        "no message"])
+def test_main_prints_a_user_error_as_one_line_with_exit_code_2(error, message, monkeypatch,
+                                                                capsys):
+    from skaloe.cli import USER_ERRORS, _demo
+
+    assert isinstance(error, USER_ERRORS)
+    monkeypatch.setattr(_demo, "run_demo", _raising(error))
+    assert main(["demo"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"skaloe demo: error: {message}\n"
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("error", [TypeError, AttributeError, KeyError, IndexError,
+                                   RuntimeError, AssertionError, ZeroDivisionError])
+def test_main_lets_a_bug_propagate_with_its_traceback(error, monkeypatch, capsys):
+    from skaloe.cli import USER_ERRORS, _simulate
+
+    assert not issubclass(error, USER_ERRORS)
+    monkeypatch.setattr(_simulate, "run_simulate", _raising(error("a bug in skaloe")))
+    with pytest.raises(error, match="a bug in skaloe"):
+        main(["simulate", "embeddings.npz"])
+    assert capsys.readouterr().err == ""  # nothing printed over the traceback
+
+
+def test_a_bug_deep_inside_a_command_is_not_taken_for_a_user_error(vowel_npz, tmp_path,
+                                                                   monkeypatch):
+    """The command's own error handling (bad files, bad splits) lets a bug through."""
+    import skaloe.datasets
+    import skaloe.experiment
+
+    def broken_simulate(*args, **kwargs):
+        return None.curves()  # AttributeError, as a bug would raise
+
+    monkeypatch.setattr(skaloe.experiment, "simulate", broken_simulate)
+    with pytest.raises(AttributeError, match="curves"):
+        main(["simulate", str(vowel_npz), "--rounds", "1", "--runs", "1",
+              "--out", str(tmp_path / "out")])
+    monkeypatch.setattr(skaloe.datasets, "load_embeddings", _raising(TypeError("reader bug")))
+    with pytest.raises(TypeError, match="reader bug"):
+        main(["simulate", str(vowel_npz)])
+
+
+def test_main_after_ctrl_c_says_interrupted_and_returns_130(monkeypatch, capsys):
+    from skaloe.cli import _embed
+
+    monkeypatch.setattr(_embed, "run_embed", _raising(KeyboardInterrupt()))
+    assert main(["embed", "in", "-o", "out.npz"]) == 130
+    assert capsys.readouterr().err == "skaloe embed: interrupted\n"
+
+
+def test_python_m_skaloe_exit_codes(tmp_path):
+    """The command as a process: a user error is one line and code 2, a bug a traceback."""
+    user = subprocess.run([sys.executable, "-m", "skaloe", "simulate", str(tmp_path / "no.npz")],
+                          capture_output=True, text=True)
+    assert user.returncode == 2
+    assert user.stderr.splitlines() == [
+        f"skaloe simulate: error: INPUT {str(tmp_path / 'no.npz')!r} does not exist"]
+    bug = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, skaloe.cli._demo as demo\n"
+         "def run_demo(args, out=None):\n    raise TypeError('a bug in the demo')\n"
+         "demo.run_demo = run_demo\n"
+         "from skaloe.cli import main\nsys.exit(main(['demo']))\n"],
+        capture_output=True, text=True)
+    assert bug.returncode == 1
+    assert "Traceback (most recent call last)" in bug.stderr
+    assert bug.stderr.rstrip().endswith("TypeError: a bug in the demo")
+    assert "skaloe demo: error" not in bug.stderr
 
 
 # -- skaloe embed / skaloe simulate -------------------------------------------
@@ -328,6 +419,8 @@ def bad_inputs(vowel_folder, vowel_npz, tmp_path_factory):
     one = np.flatnonzero(labels == 0)
     np.savez(root / "one_class.npz", embeddings=emb[one], labels=labels[one])
     (root / "text.npz").write_text("not an npz file\n")
+    np.savez(root / "pickled.npz", embeddings=emb, labels=names[labels].astype(object))
+    np.savez(root / "short_labels.npz", embeddings=emb, labels=labels[:-1], label_names=names)
     (root / "broken.wav").write_bytes(b"RIFF\x00\x00not really a wav file" * 4)
     (root / "broken.txt").write_text(str(root / "broken.wav") + "\n")
     (root / "missing.txt").write_text(files[0] + "\n" + str(root / "nope.wav") + "\n")
@@ -365,6 +458,12 @@ _ERRORS = [
     (["simulate", "{bad}/unlabeled.npz"], "holds no labels"),
     (["simulate", "{bad}/no_embeddings.npz"], "no 'embeddings'"),
     (["simulate", "{bad}/text.npz"], "not an .npz file"),
+    (["simulate", "{bad}/pickled.npz"], "'labels' is an array of Python objects, which skaloe "
+                                        "never loads"),
+    (["simulate", "{bad}/short_labels.npz"], "'labels' holds 239 labels but 'embeddings' "
+                                             "holds 240 rows"),
+    (["simulate", "{npz}", "--test-input", "{bad}/pickled.npz"], "--test-input: The "
+                                                                 "embeddings file"),
     (["simulate", "{bad}/flat"], "has no labels"),
     (["simulate", "{npz}", "--strategies", "margin,smallest"], "unknown query strategy 'smallest'"),
     (["simulate", "{npz}", "--strategies", "margin,,random"], "empty items"),

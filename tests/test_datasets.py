@@ -355,3 +355,270 @@ def test_load_audio_folder_without_audio_files(tmp_path):
         warnings.simplefilter("error")  # no per-class warning before the error
         with pytest.raises(ValueError, match=r"No audio files.*'\.ogg'"):
             load_audio_folder(tmp_path, extensions=(".ogg",))
+
+
+# --------------------------------------------------------------------------
+# load_embeddings / save_embeddings / save_store_labels
+# --------------------------------------------------------------------------
+
+import json  # noqa: E402
+import re  # noqa: E402
+import zipfile  # noqa: E402
+
+from skaloe.datasets import load_embeddings, save_embeddings, save_store_labels  # noqa: E402
+from skaloe.distributed import _store  # noqa: E402
+
+
+def _embeddings(n=4, dim=3):
+    return np.arange(n * dim, dtype=np.float64).reshape(n, dim) / 7
+
+
+def test_save_and_load_embeddings_round_trip(tmp_path):
+    file = tmp_path / "emb.npz"
+    X = _embeddings()
+    save_embeddings(file, X, labels=["dog", "cat", "dog", "bird"],
+                    paths=[tmp_path / f"{i}.wav" for i in range(4)], model="mfcc")
+    assert os.listdir(tmp_path) == ["emb.npz"]  # no temporary file left behind
+    data = load_embeddings(file)
+    assert isinstance(data, Bunch)
+    assert data.embeddings.dtype == np.float32
+    np.testing.assert_array_equal(data.embeddings, X.astype(np.float32))
+    assert data.labels.dtype == np.int64
+    assert data.labels.tolist() == [2, 1, 2, 0]
+    assert data.label_names == ["bird", "cat", "dog"]
+    assert data.paths == [str(tmp_path / f"{i}.wav") for i in range(4)]
+    assert data.model == "mfcc"
+    # Plain arrays only: numpy reads the file without pickle.
+    with np.load(file, allow_pickle=False) as raw:
+        assert sorted(raw.files) == ["embeddings", "label_names", "labels", "model", "paths"]
+
+
+def test_save_embeddings_keeps_given_label_names_and_their_order(tmp_path):
+    file = tmp_path / "emb.npz"
+    names = ["zebra", "ant", "unused"]
+    save_embeddings(file, _embeddings(3), labels=np.array([1, 0, 1]), label_names=names)
+    data = load_embeddings(file)
+    assert data.labels.tolist() == [1, 0, 1] and data.label_names == names
+    # Class names are matched against label_names, not renumbered.
+    save_embeddings(file, _embeddings(3), labels=["ant", "zebra", "ant"], label_names=names)
+    assert load_embeddings(file).labels.tolist() == [1, 0, 1]
+
+
+def test_load_embeddings_without_optional_arrays(tmp_path):
+    file = tmp_path / "emb.npz"
+    save_embeddings(file, _embeddings())
+    data = load_embeddings(file)
+    assert data.labels is None and data.label_names is None
+    assert data.paths is None and data.model is None
+    # A file written by hand with labels but no label_names: the sorted values name them.
+    np.savez(file, embeddings=_embeddings(), labels=np.array([7, 3, 7, 3]))
+    data = load_embeddings(file)
+    assert data.labels.tolist() == [1, 0, 1, 0] and data.label_names == ["3", "7"]
+
+
+class _Trap:
+    """Unpickling this creates the file ``marker``: proof that a reader unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _object_array(marker):
+    array = np.empty(4, dtype=object)
+    array[:] = [_Trap(marker)] * 4
+    return array
+
+
+_X = _embeddings()
+_BAD_FILES = [
+    # (what np.savez gets, or raw bytes, the error type, the message without the file name)
+    (b"not an npz file\n", ValueError, r"is not an \.npz file \(not a zip archive\)"),
+    ({"labels": np.arange(4)}, ValueError,
+     r"holds no 'embeddings' array \(it holds 'labels'\)"),
+    ({"embeddings": np.arange(4.0)}, ValueError,
+     r"'embeddings' must be a 2-D numeric array \(n_clips, dim\), got shape \(4,\)"),
+    ({"embeddings": np.array([["a", "b"]])}, ValueError,
+     r"'embeddings' must be a 2-D numeric array.*dtype <U1"),
+    ({"embeddings": np.zeros((0, 3))}, ValueError, r"'embeddings' is empty \(shape \(0, 3\)\)"),
+    ({"embeddings": np.where(np.arange(12).reshape(4, 3) == 7, np.nan, 1.0)}, ValueError,
+     r"'embeddings' contains NaN or infinite values \(first in row 2\)"),
+    ({"embeddings": _X, "labels": np.arange(3)}, ValueError,
+     r"'labels' holds 3 labels but 'embeddings' holds 4 rows; expected one per row"),
+    ({"embeddings": _X, "labels": np.zeros((4, 1), dtype=int)}, ValueError,
+     r"'labels' must be a 1-D array of class indices or class names, got shape \(4, 1\)"),
+    ({"embeddings": _X, "labels": np.array([0, 1, 2, 1]), "label_names": np.array(["a", "b"])},
+     ValueError, r"'labels' must be indices into the 2 'label_names' \(0 to 1\), got 2"),
+    ({"embeddings": _X, "labels": np.array([0.5, 1, 0, 1]), "label_names": np.array(["a", "b"])},
+     ValueError, r"'labels' must be indices into the 2 'label_names'"),
+    ({"embeddings": _X, "labels": np.array(["a", "zz", "a", "a"]),
+      "label_names": np.array(["a", "b"])}, ValueError,
+     r"'labels' holds the class 'zz', which is not in 'label_names'"),
+    ({"embeddings": _X, "labels": np.array([0, 1, 0, 1]), "label_names": np.array(["a", "a"])},
+     ValueError, r"'label_names' lists the class 'a' twice"),
+    ({"embeddings": _X, "labels": np.array([0, 1, 0, 1]), "label_names": np.array([3, 4])},
+     ValueError, r"'label_names' must be a 1-D array of strings"),
+    ({"embeddings": _X, "paths": np.array(["a.wav", "b.wav"])}, ValueError,
+     r"'paths' holds 2 paths but 'embeddings' holds 4 rows"),
+    ({"embeddings": _X, "paths": np.arange(4)}, ValueError,
+     r"'paths' must be a 1-D array of strings"),
+    ({"embeddings": _X, "model": np.array(["mfcc", "logmel"])}, ValueError,
+     r"'model' must be a single string, got shape \(2,\)"),
+]
+
+
+@pytest.mark.parametrize("content, error, message", _BAD_FILES,
+                         ids=[m.split("'")[1] if "'" in m else m[:20] for _, _, m in _BAD_FILES])
+def test_load_embeddings_refuses_bad_files_naming_file_and_array(tmp_path, content, error,
+                                                                  message):
+    file = tmp_path / "bad.npz"
+    if isinstance(content, bytes):
+        file.write_bytes(content)
+    else:
+        np.savez(file, **content)
+    with pytest.raises(error, match=re.escape(f"The embeddings file {str(file)!r}") + r".*"
+                       + message) as exc:
+        load_embeddings(file)
+    # Every message says how to get a good file.
+    assert "save_embeddings" in str(exc.value)
+
+
+@pytest.mark.parametrize("key", ["embeddings", "labels", "paths"])
+def test_load_embeddings_never_unpickles(tmp_path, key):
+    marker = tmp_path / "unpickled"
+    arrays = {"embeddings": _X, key: _object_array(str(marker))}
+    np.savez(tmp_path / "hostile.npz", **arrays)  # np.savez pickles object arrays
+    with pytest.raises(ValueError, match=rf"hostile\.npz': {key!r} is an array of Python "
+                                         r"objects, which skaloe never loads"):
+        load_embeddings(tmp_path / "hostile.npz")
+    assert not marker.exists()
+
+
+def test_load_embeddings_missing_damaged_and_npy_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"'.*nope\.npz' does not exist; write one"):
+        load_embeddings(tmp_path / "nope.npz")
+    # A zip archive whose 'embeddings' member is not an .npy array.
+    with zipfile.ZipFile(tmp_path / "zip.npz", "w") as archive:
+        archive.writestr("embeddings.npy", b"\x93NUMPY garbage")
+    with pytest.raises(ValueError, match=r"'.*zip\.npz' is damaged \(.*\); write it again"):
+        load_embeddings(tmp_path / "zip.npz")
+    # A single array saved with np.save is not an embeddings file.
+    np.save(tmp_path / "single.npy", _X)
+    with pytest.raises(ValueError, match=r"'.*single\.npy' is not an \.npz file"):
+        load_embeddings(tmp_path / "single.npy")
+
+
+_BAD_ARGUMENTS = [
+    (dict(embeddings=np.ones(3)), r"'embeddings' must be a 2-D numeric array"),
+    (dict(embeddings=np.full((2, 2), np.inf)), r"'embeddings' contains NaN or infinite"),
+    (dict(labels=[0, 1]), r"'labels' holds 2 labels but 'embeddings' holds 4 rows"),
+    (dict(labels=[None, 1, 0, 1]), r"'labels' must be a 1-D array of class indices"),
+    (dict(labels=[0, 1, 2, 0], label_names=["a", "b"]), r"indices into the 2 'label_names'"),
+    (dict(label_names=["a", "b"]), r"'label_names' given without 'labels'"),
+    (dict(paths=["a.wav"]), r"'paths' holds 1 paths but 'embeddings' holds 4 rows"),
+    (dict(model=len), r"'model' must be the encoder's name \(a string\), got "
+                      r"builtin_function_or_method"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", _BAD_ARGUMENTS,
+                         ids=[m.split("'")[1] for _, m in _BAD_ARGUMENTS])
+def test_save_embeddings_refuses_what_load_embeddings_refuses(tmp_path, kwargs, message):
+    file = tmp_path / "emb.npz"
+    kwargs = {"embeddings": _X, **kwargs}
+    with pytest.raises(ValueError, match=re.escape(f"save_embeddings({str(file)!r})") + ".*"
+                       + message):
+        save_embeddings(file, kwargs.pop("embeddings"), **kwargs)
+    assert not os.listdir(tmp_path)  # nothing written, not even a temporary file
+
+
+def _make_store(folder, X, finished=True):
+    """A real store folder of X's rows, two shards, written as embed_distributed does."""
+    paths = [f"clip{i}.wav" for i in range(len(X))]
+    manifest = _store.create_store(folder, paths, X.shape[1], 2, "tones", None,
+                                   {"model": "mfcc"})
+    target = {"folder": os.fspath(folder)}
+    target.update({k: manifest[k] for k in ("dim", "data_offset", "n_rows")})
+    bounds = _store.shard_bounds(len(X), 2)
+    for shard, (start, stop) in enumerate(bounds if finished else bounds[:-1]):
+        _store.write_shard(target, shard, start, X[start:stop])
+    return folder
+
+
+def test_store_labels_round_trip_and_removal(tmp_path):
+    store = _make_store(tmp_path / "store", _X)
+    data = load_embeddings(store)
+    assert isinstance(data.embeddings, np.memmap)  # read lazily, not copied into memory
+    np.testing.assert_array_equal(data.embeddings, _X.astype(np.float32))
+    assert data.labels is None and data.label_names is None
+    assert data.paths == [f"clip{i}.wav" for i in range(4)] and data.model == "mfcc"
+
+    save_store_labels(store, ["b", "a", "b", "b"])
+    document = json.loads((store / "labels.json").read_text())
+    assert document == {"format": "skaloe-store-labels", "version": 1, "n_rows": 4,
+                        "label_names": ["a", "b"], "labels": [1, 0, 1, 1]}
+    data = load_embeddings(store)
+    assert data.labels.tolist() == [1, 0, 1, 1] and data.label_names == ["a", "b"]
+
+    save_store_labels(store, None)  # an unlabeled run leaves no stale labels behind
+    assert not (store / "labels.json").exists()
+    assert load_embeddings(store).labels is None
+    save_store_labels(store, None)  # nothing to remove: no error
+
+
+def test_save_store_labels_errors(tmp_path):
+    store = _make_store(tmp_path / "store", _X)
+    with pytest.raises(ValueError, match=r"save_store_labels\('.*store'\): 'labels' holds 3 "
+                                         r"labels but the store holds 4 embeddings"):
+        save_store_labels(store, [0, 1, 0], label_names=["a", "b"])
+    with pytest.raises(ValueError, match="'label_names' given without 'labels'"):
+        save_store_labels(store, None, label_names=["a"])
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"No embedding store at '.*plain'"):
+        save_store_labels(tmp_path / "plain", [0])
+    assert not (store / "labels.json").exists()
+
+
+_BAD_STORE_LABELS = [
+    ("{not json", r"cannot be read \("),
+    (json.dumps({"format": "other", "labels": [0]}),
+     r"is not the labels file of a skaloe embedding store"),
+    (json.dumps({"format": "skaloe-store-labels", "version": 2}),
+     r"has 'version' 2; this skaloe reads version 1: upgrade skaloe"),
+    (json.dumps({"format": "skaloe-store-labels", "version": 1, "label_names": "ab",
+                 "labels": [0, 0, 0, 0]}), r"'label_names' must be a list of class names"),
+    (json.dumps({"format": "skaloe-store-labels", "version": 1, "label_names": ["a"],
+                 "labels": [0, 1, 0, 0]}), r"'labels' must be a list of indices into the 1 "),
+    (json.dumps({"format": "skaloe-store-labels", "version": 1, "label_names": ["a"],
+                 "labels": [0, True, 0, 0]}), r"'labels' must be a list of indices"),
+    (json.dumps({"format": "skaloe-store-labels", "version": 1, "label_names": ["a"],
+                 "labels": [0, 0, 0]}), r"'labels' holds 3 labels but the store holds 4"),
+]
+
+
+@pytest.mark.parametrize("text, message", _BAD_STORE_LABELS,
+                         ids=[m.split("'")[1] if "'" in m else m[:12]
+                              for _, m in _BAD_STORE_LABELS])
+def test_load_embeddings_refuses_bad_store_labels(tmp_path, text, message):
+    store = _make_store(tmp_path / "store", _X)
+    (store / "labels.json").write_text(text)
+    with pytest.raises(ValueError, match=r"The labels file '.*labels\.json'.*" + message):
+        load_embeddings(store)
+
+
+def test_load_embeddings_refuses_unfinished_and_non_finite_stores(tmp_path):
+    store = _make_store(tmp_path / "unfinished", _X, finished=False)
+    with pytest.raises(ValueError, match=r"'.*unfinished' is an incomplete embedding store: "
+                                         r"1 of 2 shards are embedded; run"):
+        load_embeddings(store)
+    bad = _X.copy()
+    bad[3, 1] = np.inf
+    store = _make_store(tmp_path / "inf", bad)
+    with pytest.raises(ValueError, match=r"The embedding store '.*inf': 'embeddings' contains "
+                                         r"NaN or infinite values \(first in row 3\)"):
+        load_embeddings(store)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"No embedding store at '.*plain'"):
+        load_embeddings(tmp_path / "plain")

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 # name: (file, original text, mutated text, tests to run, what the bug means)
 MUTATIONS = {
     "demo-margin-column-is-random": (
-        "skaloe/cli.py",
+        "skaloe/cli/_demo.py",
         'n_labels, margin, _ = curves[("margin", "class-aware")]',
         'n_labels, margin, _ = curves[("random", "class-aware")]',
         ["tests/test_cli.py"],

@@ -1,11 +1,19 @@
-"""Audio datasets: a synthetic vowel generator and class-per-folder I/O."""
+"""Audio datasets and embeddings on disk.
 
+A synthetic vowel generator, class-per-folder audio I/O, and the one reader and
+writer of the embeddings file (``.npz``) and of the labels of an embedding store.
+"""
+
+from ._embeddings import load_embeddings, save_embeddings, save_store_labels
 from ._folder import AUDIO_EXTENSIONS, load_audio_folder, save_audio_folder
 from ._synthetic import make_vowels
 
 __all__ = [
     "AUDIO_EXTENSIONS",
     "load_audio_folder",
+    "load_embeddings",
     "make_vowels",
     "save_audio_folder",
+    "save_embeddings",
+    "save_store_labels",
 ]

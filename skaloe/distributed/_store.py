@@ -31,12 +31,13 @@ _DATA = "embeddings.npy"
 _SHARDS = "shards"
 
 
-def _atomic_write_text(path, text):
+def _atomic_write(path, write):
+    """Call ``write`` on a new binary file, flush it to disk, then rename it to ``path``."""
     path = Path(path)
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     try:
-        with open(tmp, "w", encoding="utf8") as f:
-            f.write(text)
+        with open(tmp, "xb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -46,6 +47,10 @@ def _atomic_write_text(path, text):
         except OSError:
             pass
         raise
+
+
+def _atomic_write_text(path, text):
+    _atomic_write(path, lambda f: f.write(text.encode("utf8")))
 
 
 def shard_bounds(n_rows, shard_size):

@@ -79,27 +79,10 @@ def _check_positive_int(value, name):
 
 def _load_npz_pool(path):
     """``(embeddings, paths or None)`` of an .npz written by ``skaloe embed``."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"The embeddings file {path!r} does not exist.")
-    with np.load(path, allow_pickle=False) as data:
-        if "embeddings" not in data.files:
-            raise ValueError(
-                f"{path!r} has no 'embeddings' array (it has {', '.join(data.files) or 'none'}); "
-                "write it with 'skaloe embed'."
-            )
-        embeddings = np.asarray(data["embeddings"], dtype=np.float32)
-        paths = [str(p) for p in data["paths"]] if "paths" in data.files else None
-    if embeddings.ndim != 2 or not len(embeddings):
-        raise ValueError(
-            f"The embeddings in {path!r} have shape {embeddings.shape}; expected (n_clips, dim) "
-            "with at least one clip."
-        )
-    if paths is not None and len(paths) != len(embeddings):
-        raise ValueError(
-            f"{path!r} holds {len(embeddings)} embeddings but {len(paths)} paths; write it "
-            "again with 'skaloe embed'."
-        )
-    return embeddings, paths
+    from ..datasets import load_embeddings
+
+    data = load_embeddings(path)
+    return np.ascontiguousarray(data.embeddings), data.paths
 
 
 def _write_labels_csv(rows, path):

@@ -1,0 +1,213 @@
+"""``skaloe label``: serve the labeling page of a durable, resumable session."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ._inputs import _read_audio_input
+from ._parser import (
+    _SELECTIONS,
+    CLIError,
+    _add_encoder_options,
+    _comma_list,
+    _non_negative_int,
+    _plural,
+    _positive_int,
+    _strategy_name,
+)
+
+
+def add_parser(sub):
+    """Add the ``label`` command to the subparsers ``sub``."""
+    label = sub.add_parser(
+        "label",
+        help="label clips in a local web page; every label is saved at once (resumable)",
+        description=(
+            "Label audio clips in your browser, with active learning choosing the clips. "
+            "The first run embeds POOL once (--model, through --cache) and creates the "
+            "session database --db; each label is committed to it (with the annotator and "
+            "the time) before the page moves on, so a crash loses nothing already shown as "
+            "saved. Run the same command again to resume exactly where you stopped: the "
+            "same next clips, the same labels (POOL may then be left out; if given, it "
+            "must be the pool the database was made for). The page lists the next queried "
+            "clips with an audio player each, one button per class (keys 1-9 label the "
+            "highlighted clip, Space plays it, U undoes the last label), the number of "
+            "labels, the validation accuracy (with --val-input) or an estimate from "
+            "cross-validation on your labels, and a stopping hint. It is served on "
+            "127.0.0.1 (this machine only) unless --host says otherwise, and serves pool "
+            "clips by number only. POOL is an audio folder, a text file with one audio "
+            "path per line, or an .npz written by 'skaloe embed'."
+        ),
+        epilog="examples: skaloe label clips/ --db labels.sqlite --classes dog,cat,bird "
+               "--cache ~/.cache/skaloe ; skaloe label --db labels.sqlite (resume) ; "
+               "skaloe label --db labels.sqlite --export-csv labels.csv",
+    )
+    label.add_argument("pool", nargs="?", default=None, metavar="POOL",
+                       help="audio folder, file list or .npz of embeddings (needed to create "
+                            "the database; optional when resuming)")
+    label.add_argument("--db", required=True, metavar="FILE",
+                       help="the session database (SQLite), created on the first run")
+    label.add_argument("--classes", type=_comma_list, default=None, metavar="LIST",
+                       help="comma-separated class names, at least two (required for a new "
+                            "database; stored in it)")
+    _add_encoder_options(
+        label, cache_help="embedding cache folder for POOL and --val-input (default: no cache)")
+    label.add_argument(
+        "--val-input", default=None, metavar="VAL",
+        help="a labeled validation set: a folder with one subfolder per class or a file list "
+             "of path<TAB>label lines (new database only); the page then shows validation "
+             "accuracy instead of an estimate")
+    label.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                       help="clips shown and queried at a time (default: the number of "
+                            "classes, one per predicted class)")
+    label.add_argument("--query-strategy", type=_strategy_name, default=None, metavar="NAME",
+                       help="query strategy: entropy, largest_margin, least_confidence, "
+                            "margin, norm or random (default: margin, ALOE's smallest margin)")
+    label.add_argument("--selection", choices=_SELECTIONS, default=None,
+                       help="class-aware (spread over predicted classes) or class-agnostic "
+                            "(default: class-aware)")
+    label.add_argument("--random-state", type=int, default=None, metavar="SEED",
+                       help="seed of the learner (default: 0); the same seed and labels "
+                            "give the same queries")
+    label.add_argument("--host", default="127.0.0.1",
+                       help="address to serve on (default: 127.0.0.1, this machine only; "
+                            "0.0.0.0 lets anyone on the network listen and label)")
+    label.add_argument("--port", type=_non_negative_int, default=8765,
+                       help="port to serve on; 0 picks a free one (default: 8765)")
+    label.add_argument("--annotator", default=None, metavar="NAME",
+                       help="name recorded with every label (default: your user name)")
+    label.add_argument("--export-csv", default=None, metavar="FILE",
+                       help="write the labels (position, path, label, annotator, time) to "
+                            "FILE and exit, without serving the page")
+    label.add_argument("-v", "--verbose", action="count", default=0,
+                       help="show embedding progress and log each request")
+    label.set_defaults(func=run_label)
+
+
+def _label_pool(source):
+    """What ``DurableSession`` takes as pool: an .npz path or a list of audio paths."""
+    if not os.path.exists(source):
+        raise CLIError(f"POOL {source!r} does not exist")
+    if os.path.isfile(source) and source.lower().endswith(".npz"):
+        return source
+    paths, _, _, _ = _read_audio_input(source, "label")
+    return paths
+
+
+def run_label(args, out=None, *, ready=None):
+    """The ``label`` command: serve the labeling page of a durable session.
+
+    ``ready`` (for tests) is called with the server once it listens.
+    """
+    out = sys.stdout if out is None else out
+    from ..labeling import (
+        DamagedSessionError,
+        DurableSession,
+        LabelServer,
+        SessionLockedError,
+        export_labels,
+    )
+
+    def say(text):
+        print(text, file=out, flush=True)
+
+    db = os.fspath(args.db)
+    if args.annotator is not None and not args.annotator.strip():
+        raise CLIError("--annotator must not be empty")
+    settings = {"classes": args.classes, "batch_size": args.batch_size,
+                "query_strategy": args.query_strategy, "selection": args.selection,
+                "random_state": args.random_state}
+    if os.path.isfile(db) and os.path.getsize(db) > 0:
+        pool = None if args.pool is None else _label_pool(args.pool)
+        try:
+            session = DurableSession(db, pool=pool, annotator=args.annotator)
+        except (SessionLockedError, DamagedSessionError) as exc:
+            if args.export_csv is None:
+                raise CLIError(str(exc)) from None
+            # Read the label log only: works while another process labels, and
+            # on a file whose stored embeddings are damaged.
+            n = export_labels(db, args.export_csv)
+            say(f"skaloe label: {exc.__class__.__name__}: the session cannot be opened, but "
+                f"{_plural(n, 'label')} were read from its log and written to "
+                f"{args.export_csv}")
+            return 0
+        try:
+            for name, value in settings.items():
+                stored = getattr(session, name)
+                if value is not None and value != stored:
+                    shown = ",".join(stored) if name == "classes" else stored
+                    raise CLIError(
+                        f"{db} was created with --{name.replace('_', '-')} {shown}; drop the "
+                        "option to resume, or give a new --db for a new session")
+            if args.val_input is not None:
+                raise CLIError(
+                    f"--val-input is only read when a database is created; {db} already "
+                    "exists (drop the option to resume)")
+        except BaseException:
+            session.close()
+            raise
+        say(f"skaloe label: resuming {db}: {len(session.labels())} labels of "
+            f"{session.n_pool} clips")
+    else:
+        if args.export_csv is not None:
+            raise CLIError(f"no database {db!r} to export from")
+        if args.pool is None:
+            raise CLIError(f"POOL is required to create the new database {db!r}")
+        if args.classes is None:
+            raise CLIError(
+                f"--classes is required to create the new database {db!r} "
+                "(e.g. --classes dog,cat,bird)")
+        pool = _label_pool(args.pool)
+        validation = None
+        if args.val_input is not None:
+            if isinstance(pool, str):
+                raise CLIError("--val-input takes audio, but POOL is an .npz of embeddings; "
+                               "embed POOL from audio to use a validation set")
+            val_paths, val_labels, val_names, _ = _read_audio_input(args.val_input, "label")
+            if val_labels is None:
+                raise CLIError(
+                    f"--val-input {args.val_input!r} has no labels; use one subfolder per "
+                    "class or path<TAB>label lines")
+            validation = (val_paths, [val_names[k] for k in val_labels])
+        t0 = time.perf_counter()
+        session = DurableSession.create(
+            db, pool, args.classes, validation=validation, model=args.model,
+            cache=args.cache, n_jobs=args.n_jobs, batch_size=args.batch_size,
+            query_strategy=args.query_strategy or "margin",
+            selection=args.selection or "class-aware",
+            random_state=0 if args.random_state is None else args.random_state,
+            annotator=args.annotator,
+        )
+        say(f"skaloe label: created {db}: {session.n_pool} clips embedded in "
+            f"{time.perf_counter() - t0:.1f} s, classes {', '.join(session.classes)}")
+    try:
+        if args.export_csv is not None:
+            n = session.export_csv(args.export_csv)
+            say(f"skaloe label: {_plural(n, 'label')} written to {args.export_csv}")
+            return 0
+        try:
+            server = LabelServer(session, args.host, args.port, annotator=args.annotator,
+                                 verbose=bool(args.verbose))
+        except OSError as exc:
+            raise CLIError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
+                           ) from None
+        if server.allowed_hosts is None:
+            print(f"skaloe label: note: serving on {args.host}, not only this machine: "
+                  "anyone who reaches it can listen to the clips and label them",
+                  file=sys.stderr)
+        say(f"skaloe label: open {server.url} to label (Ctrl+C to stop; every label is "
+            f"saved in {db} as you go)")
+        try:
+            if ready is not None:
+                ready(server)
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        say(f"skaloe label: stopped with {_plural(len(session.labels()), 'label')} in {db}")
+        return 0
+    finally:
+        session.close()
