@@ -621,7 +621,8 @@ def test_simulate_stopping_rules(vowel_npz, tmp_path, capsys):
                          if (r["run"], r["strategy"], r["selection"])
                          == (end["run"], end["strategy"], end["selection"])),
                         key=lambda r: r["round"]):
-            rule.update(r["val_score"], n_labels=r["n_labels"])
+            rule.update(SimpleNamespace(validation_score_=r["val_score"],
+                                        n_labels_=r["n_labels"]))
         assert end["stop_PlateauStopping"] == rule.stopped_at_
     # Without --stopping, no stop point is recorded.
     out2 = tmp_path / "plain"

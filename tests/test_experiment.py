@@ -324,8 +324,9 @@ def test_stopping_rules_report_where_they_would_stop(data):
         assert row["stop_PlateauStopping"] == rounds[2]["n_labels"]
         # A threshold of -1 is always met: stop after two compared rounds.
         assert row["stop_StabilizingPredictions"] == rounds[2]["n_labels"]
-    # The templates given are not modified.
-    assert plateau.n_updates_ == 0
+    # The templates given are not modified: each learner updated clones of them.
+    assert not hasattr(plateau, "n_updates_")
+    assert plateau.get_params() == PlateauStopping(patience=2, min_delta=0.5).get_params()
     with pytest.raises(TypeError, match="stopping rules"):
         simulate(X_pool, y_pool, X_val, y_val, n_rounds=1, n_runs=1, stopping=[object()])
 

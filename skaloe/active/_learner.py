@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import warnings
 from numbers import Integral
 
@@ -51,7 +50,7 @@ from ._selection import (
     select_class_agnostic,
     select_class_aware,
 )
-from ._stopping import _watches_validation
+from ._stopping import check_stopping_rules, stopping_hint
 
 def _num_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
@@ -252,7 +251,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "cold_start": [StrOptions({"kmeans", "random"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
-        "stopping": [None, HasMethods(["describe"]), list, tuple],
+        "stopping": [None, HasMethods(["describe", "update"]), list, tuple],
         "scoring": [None, StrOptions(set(get_scorer_names())), callable],
     }
 
@@ -392,32 +391,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     # -- validation and stopping --------------------------------------------
 
     def _check_stopping(self, has_validation):
-        if self.stopping is None:
-            rules = []
-        elif isinstance(self.stopping, (list, tuple)):
-            rules = list(self.stopping)
-        else:
-            rules = [self.stopping]
-        fitted = []
-        for rule in rules:
-            if not hasattr(rule, "describe") or not (
-                hasattr(rule, "update_from_learner") or hasattr(rule, "update")
-            ):
-                raise ValueError(
-                    f"stopping must hold stopping rules with describe() and update() or "
-                    f"update_from_learner() (e.g. skaloe.active.PlateauStopping); got {rule!r}."
-                )
-            if _watches_validation(rule) and not has_validation:
-                raise ValueError(
-                    f"The stopping rule {rule!r} watches a validation score: pass a labeled "
-                    "validation set to fit(X, y, X_val=..., y_val=...), or use "
-                    "StabilizingPredictions, which needs no labels."
-                )
-            rule = copy.deepcopy(rule)
-            if hasattr(rule, "reset"):
-                rule.reset()
-            fitted.append(rule)
-        return fitted
+        return check_stopping_rules(self.stopping, has_validation=has_validation)
 
     def _prepare_validation(self, X_val, y_val):
         if X_val is None and y_val is None:
@@ -484,10 +458,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         self.validation_score_ = score
         for rule in self.stopping_:
-            if hasattr(rule, "update_from_learner"):
-                rule.update_from_learner(self)
-            elif score is not None:
-                rule.update(score, n_labels=self._n_labels())
+            rule.update(self)
 
     @property
     def should_stop_(self):
@@ -506,7 +477,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             :meth:`~skaloe.active.PlateauStopping.describe` line.
         """
         check_is_fitted(self)
-        parts = [f"{self._n_labels()} labels"]
+        parts = [f"{self.n_labels_} labels"]
         if self.validation_score_ is not None:
             name = self.scoring if isinstance(self.scoring, str) else (
                 "accuracy" if self.scoring is None else "score"
@@ -515,15 +486,12 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         head = "; ".join(parts)
         if not self.stopping_:
             return head + "; no stopping rule set (pass stopping=... to ActiveLearner)"
-        lines = [rule.describe() for rule in self.stopping_]
-        if len(lines) == 1:
-            return f"{head}; {lines[0]}"
+        hint = f"{head}; {stopping_hint(self.stopping_)}"
+        if len(self.stopping_) == 1:
+            return hint
         n_stop = sum(bool(getattr(r, "stop_", False)) for r in self.stopping_)
         verdict = "you can stop" if self.should_stop_ else "keep labeling"
-        return (
-            f"{head}; " + "; ".join(lines)
-            + f" ({n_stop} of {len(lines)} rules say stop: {verdict})"
-        )
+        return f"{hint} ({n_stop} of {len(self.stopping_)} rules say stop: {verdict})"
 
     def _training_set(self):
         positions = np.flatnonzero(self.labeled_mask_)

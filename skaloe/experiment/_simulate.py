@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import numbers
 import time
 from numbers import Integral
@@ -81,6 +80,12 @@ def simulate(
     score is taken once, at the end. An upper bound (the classifier trained
     on the whole labeled pool) is scored on the same sets.
 
+    Each learner is an :class:`~skaloe.active.ActiveLearner` fitted with
+    ``X_val`` and ``y_val``: the validation score of a round is its
+    ``validation_score_``, computed by the learner after every refit, and
+    the stop points are read from the rules in its ``stopping_``. The
+    recorded ``fit_time`` includes that scoring and the rules' updates.
+
     Parameters
     ----------
     X_pool : array-like of shape (n_pool, n_features), or what the estimator takes
@@ -111,13 +116,15 @@ def simulate(
         Repetitions, each with a new seed set.
     scoring : str or callable, default="accuracy"
         A scikit-learn scorer name or a callable ``scorer(estimator, X, y)``
-        (see :func:`sklearn.metrics.get_scorer`).
+        (see :func:`sklearn.metrics.get_scorer`): each learner's ``scoring``,
+        and the score of the test set and of the upper bound.
     stopping : stopping rule or list of them, default=None
-        Rules such as :class:`~skaloe.active.PlateauStopping` (fed each round's
-        validation score) or :class:`~skaloe.active.StabilizingPredictions`
-        (fed the learner). The simulation runs all ``n_rounds`` regardless; each
-        final record gets ``stop_<RuleName>``, the number of labels at which
-        that rule would first have stopped (None if it never did).
+        Rules such as :class:`~skaloe.active.PlateauStopping` or
+        :class:`~skaloe.active.StabilizingPredictions`; every learner gets
+        fresh clones in its ``stopping`` and updates them itself. The
+        simulation runs all ``n_rounds`` regardless; each final record gets
+        ``stop_<RuleName>``, the number of labels at which that rule would
+        first have stopped (its ``stopped_at_``; None if it never did).
     random_state : int, RandomState instance or None, default=None
         Seeds every seed set and every learner; an int makes the results
         (timings aside) identical from call to call.
@@ -148,7 +155,7 @@ def simulate(
     [('margin', 'class-aware'), ('random', 'class-aware')]
     """
     from ..active import ActiveLearner, seed_per_class
-    from ..active._stopping import _watches_validation
+    from ..active._stopping import check_stopping_rules
 
     _check_positive_int(n_rounds, "n_rounds", allow_zero=True)
     _check_positive_int(batch_size, "batch_size", allow_none=True)
@@ -186,6 +193,11 @@ def simulate(
         y_test = np.asarray(y_test)
     n_pool = len(y_pool)
     n_classes = len(np.unique(y_pool))
+    if n_classes < 2:
+        raise ValueError(
+            f"y_pool holds {n_classes} distinct label(s); a simulation needs two classes or "
+            "more, so that each learner has a model to score."
+        )
     scorer = get_scorer(scoring)
 
     rng = check_random_state(random_state)
@@ -195,19 +207,10 @@ def simulate(
         if verbose >= level:
             print(text, flush=True)
 
-    if stopping is None:
-        stopping_rules = []
-    elif hasattr(stopping, "reset"):
-        stopping_rules = [stopping]
-    else:
-        stopping_rules = list(stopping)
+    # Checked here, before any run; each learner gets clones of these.
+    stopping_rules = check_stopping_rules(stopping, has_validation=True)
     stopping_keys = []
     for rule in stopping_rules:
-        if not hasattr(rule, "reset") or not hasattr(rule, "update"):
-            raise TypeError(
-                f"stopping must hold stopping rules (e.g. skaloe.active.PlateauStopping), "
-                f"got {rule!r}."
-            )
         key = type(rule).__name__
         stopping_keys.append(key if key not in stopping_keys else f"{key}_{len(stopping_keys)}")
 
@@ -229,22 +232,18 @@ def simulate(
                     query_strategy=strategy,
                     selection=selection,
                     random_state=learner_state,
+                    stopping=[clone(rule, safe=False) for rule in stopping_rules],
+                    scoring=scoring,
                 )
                 t0 = time.perf_counter()
-                learner.fit(X_pool)
+                learner.fit(X_pool, X_val=X_val, y_val=y_val)
                 learner.teach(seed, y_pool[seed])
                 fit_time = time.perf_counter() - t0
                 query_time = 0.0
                 rnd = 0
-                rules = [copy.deepcopy(rule).reset() for rule in stopping_rules]
                 while True:
-                    val_score = _as_float(scorer(learner, X_val, y_val))
-                    n_labels = int(learner.labeled_mask_.sum())
-                    for rule in rules:  # where each rule would have stopped
-                        if _watches_validation(rule):
-                            rule.update(val_score, n_labels=n_labels)
-                        else:
-                            rule.update_from_learner(learner)
+                    val_score = learner.validation_score_
+                    n_labels = learner.n_labels_
                     records.append({
                         "run": run,
                         "strategy": name,
@@ -281,7 +280,7 @@ def simulate(
                     "test_score": test_score,
                     **{
                         f"stop_{key}": rule.stopped_at_
-                        for key, rule in zip(stopping_keys, rules)
+                        for key, rule in zip(stopping_keys, learner.stopping_)
                     },
                 })
                 say(1, f"[simulate]   {name}/{selection}: {rnd} rounds, {n_labels} labels, "
