@@ -30,6 +30,7 @@ _FROM_FIT = frozenset({
     "estimator_",
 })
 _PLAIN_ARRAY_KINDS = "biufcUS"
+_JSON_SCALARS = {str, int, float, bool, type(None)}
 
 
 def _params_of(obj):
@@ -69,13 +70,17 @@ class _Codec:
                 self.arrays[name] = value
                 return {"__array__": name}
             if value.dtype == object:
-                return {"__object_array__": [self.encode(v, where) for v in value.ravel()],
-                        "shape": list(value.shape)}
+                items = value.ravel().tolist()
+                if not set(map(type, items)) <= _JSON_SCALARS:  # e.g. numpy scalars, tuples
+                    items = [self.encode(v, where) for v in items]
+                return {"__object_array__": items, "shape": list(value.shape)}
         if isinstance(value, (list, tuple)):
             items = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
             return items if isinstance(value, list) else {"__tuple__": items}
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-            return {"__dict__": {k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()}}
+            items = {k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()}
+            # Tags start with "__": a dict whose keys might be read as one is wrapped.
+            return {"__dict__": items} if any(k.startswith("__") for k in value) else items
         raise TypeError(
             f"{where} holds a {type(value).__name__}, which is not plain data (numbers, "
             "strings, arrays, lists, dicts); this learner's state cannot be saved without "
@@ -87,12 +92,16 @@ class _Codec:
             return [self.decode(v) for v in value]
         if not isinstance(value, dict):
             return value
+        if not value or not next(iter(value)).startswith("__"):  # a plain dict
+            return {k: self.decode(v) for k, v in value.items()}
         (tag, body), *rest = value.items()
         if tag == "__array__":
             return self.arrays[body]
         if tag == "__object_array__":
             out = np.empty(len(body), dtype=object)
-            out[:] = [self.decode(v) for v in body] if body else []
+            if not set(map(type, body)) <= _JSON_SCALARS:
+                body = [self.decode(v) for v in body]
+            out[:] = body
             return out.reshape(value["shape"])
         if tag == "__tuple__":
             return tuple(self.decode(v) for v in body)
