@@ -1393,8 +1393,11 @@ def test_graph_classifier_model_change_strategy_and_errors():
     np.testing.assert_allclose(learner.query_scores(), expected)
     batch = learner.query(4)
     _check_batch(learner, batch, 4)
-    with pytest.raises(ValueError, match="graph classifier"):
-        ActiveLearner(query_strategy=model_change_scores).fit(X)
+    # Another estimator: the strategy itself says so, at the first scored query.
+    learner = ActiveLearner(query_strategy=model_change_scores, random_state=0).fit(X)
+    learner.teach(seed, y[seed])
+    with pytest.raises(ValueError, match=r"graph classifier.*got LogisticRegression"):
+        learner.query(4)
 
 
 def test_graph_classifier_with_added_samples_and_sklearn_label_spreading():

@@ -482,11 +482,33 @@ def test_model_change_sparse_eigensolver_matches_dense(monkeypatch):
     np.testing.assert_array_equal(model_change_scores(rs, X, n_eigenvectors=5), seeded)
 
 
+def test_model_change_on_a_pipeline_finds_the_transformed_pool(monkeypatch):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, labels = _blobs(n_per_class=15)
+    y = _partial_labels(labels)
+    pipe = make_pipeline(StandardScaler(), GraphClassifier(n_neighbors=5)).fit(X, y)
+    clf = pipe[-1]
+    expected = model_change_scores(clf, pipe[0].transform(X), n_eigenvectors=8)
+    # The transform makes a new array each call: its rows are still pool rows.
+    _no_neighbour_search(clf, monkeypatch)
+    np.testing.assert_array_equal(model_change_scores(pipe, X, n_eigenvectors=8), expected)
+
+
 def test_model_change_errors():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     X, labels = _blobs(n_per_class=10)
     y = _partial_labels(labels)
-    with pytest.raises(TypeError, match="LogisticRegression"):
-        model_change_scores(LogisticRegression().fit(X, labels), X)
+    for estimator, got in [
+        (LogisticRegression().fit(X, labels), r"got LogisticRegression\(\)"),
+        (make_pipeline(StandardScaler(), LogisticRegression()).fit(X, labels),
+         r"got a Pipeline ending in LogisticRegression\(\)"),
+    ]:
+        with pytest.raises(ValueError, match=got + r".*estimator=skaloe.graph.GraphClassifier"):
+            model_change_scores(estimator, X)
     with pytest.raises(NotFittedError):
         model_change_scores(GraphClassifier(), X)
     clf = GraphClassifier(n_neighbors=4).fit(X, y)

@@ -22,6 +22,7 @@ import pickle
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from ._classifier import GraphClassifier
@@ -89,6 +90,24 @@ def _smallest_margin(proba):
     return 1.0 - (top[:, 1] - top[:, 0])
 
 
+def _graph_classifier(estimator, X):
+    """The fitted GraphClassifier that ``estimator`` is or ends in, and ``X`` as it sees it."""
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    if not isinstance(final, GraphClassifier):
+        got = f"a Pipeline ending in {final!r}" if final is not estimator else repr(estimator)
+        raise ValueError(
+            "model_change_scores scores samples with a fitted graph classifier "
+            "(skaloe.graph.GraphClassifier, or a Pipeline ending in one); got "
+            f"{got}. Use ActiveLearner(estimator=skaloe.graph.GraphClassifier(...), "
+            "query_strategy=model_change_scores), or another query strategy, such as "
+            "'margin', for this estimator."
+        )
+    check_is_fitted(final)
+    if final is not estimator and len(estimator.steps) > 1:
+        X = estimator[:-1].transform(X)
+    return final, X
+
+
 def model_change_scores(estimator, X, *, n_eigenvectors=50, gamma=0.1):
     r"""Model-change acquisition of graph-based active learning, higher = ask first.
 
@@ -114,8 +133,9 @@ def model_change_scores(estimator, X, *, n_eigenvectors=50, gamma=0.1):
 
     Parameters
     ----------
-    estimator : GraphClassifier
-        A fitted :class:`~skaloe.graph.GraphClassifier`.
+    estimator : GraphClassifier or Pipeline
+        A fitted :class:`~skaloe.graph.GraphClassifier`, or a fitted Pipeline
+        whose last step is one (``X`` then goes through the steps before it).
     X : array-like of shape (n_samples, n_features)
         Pool rows, in any array (the pool, a slice or a copy: found by
         content, no neighbour search), or new points, which take the
@@ -134,6 +154,13 @@ def model_change_scores(estimator, X, *, n_eigenvectors=50, gamma=0.1):
     scores : ndarray of shape (n_samples,)
         Non-negative; 0 for labeled samples (their margin is 1).
 
+    Raises
+    ------
+    ValueError
+        If ``estimator`` is not a fitted GraphClassifier or a Pipeline ending
+        in one, for instance the default ``LogisticRegression`` of an
+        :class:`~skaloe.active.ActiveLearner`.
+
     Examples
     --------
     >>> import numpy as np
@@ -147,13 +174,7 @@ def model_change_scores(estimator, X, *, n_eigenvectors=50, gamma=0.1):
     >>> scores.shape, float(scores[0]), float(scores[20])
     ((40,), 0.0, 0.0)
     """
-    if not isinstance(estimator, GraphClassifier):
-        raise TypeError(
-            "model_change_scores needs a fitted skaloe.graph.GraphClassifier; got "
-            f"{type(estimator).__name__}. Use GraphClassifier as the active learner's "
-            "estimator, or an uncertainty strategy such as 'margin' for other models."
-        )
-    check_is_fitted(estimator)
+    estimator, X = _graph_classifier(estimator, X)
     if not (isinstance(n_eigenvectors, (int, np.integer)) and n_eigenvectors >= 1):
         raise ValueError(f"n_eigenvectors must be a positive integer; got {n_eigenvectors!r}.")
     if not gamma > 0:
