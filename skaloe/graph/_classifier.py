@@ -220,20 +220,21 @@ class GraphClassifier(TransductiveMixin, ClassifierMixin, BaseEstimator):
     uniform distributions.
 
     *One graph per pool.* The graph depends only on ``X`` and on
-    ``n_neighbors``, ``kernel``, ``metric`` and ``n_jobs``, so ``fit`` looks
-    it up by them, ``X`` by its shape, dtype and SHA-256 digest (after
-    validation). If a fitted GraphClassifier holds that graph (this one from
-    its previous fit, or another one, such as the clone that
+    ``n_neighbors``, ``kernel`` and ``metric``, so ``fit`` looks it up by
+    them (and ``n_jobs``), ``X`` by its shape, dtype and SHA-256 digest
+    (after validation). If a fitted GraphClassifier holds that graph (this
+    one from its previous fit, or another one, such as the clone that
     :class:`~skaloe.active.ActiveLearner` fitted the round before), it is
     reused: the graph is the one a new build would give, and so are the
     results. Otherwise it is built. A labelling run, in which the learner
     fits a fresh clone on the same pool every round, thus builds one graph;
     a pool changed in place, another pool or other graph parameters build
-    another. The check reads ``X`` once per fit: 0.23 s for a pool of
-    100 000 x 1024 float32 (410 MB) on two CPU cores, against minutes to
-    build its graph and seconds to solve on it. A graph is freed with the last
-    classifier that holds it; classifiers that share it share its cached
-    eigenvectors (see :func:`~skaloe.graph.model_change_scores`).
+    another. The check reads ``X`` once per fit: for a pool of
+    100 000 x 1024 float32 (410 MB), 0.25 s of one CPU core (0.23 s of it
+    the digest), against minutes to build its graph and seconds to solve on
+    it. A graph is freed with the last classifier that holds it; classifiers
+    that share it share its cached eigenvectors (see
+    :func:`~skaloe.graph.model_change_scores`).
 
     *Pool rows and new points.* ``predict_proba`` finds the rows of ``X``
     that are pool samples by content (a 64-bit fingerprint of each row's
@@ -243,11 +244,12 @@ class GraphClassifier(TransductiveMixin, ClassifierMixin, BaseEstimator):
     a run of consecutive pool rows (the pool, a block of it) keep their own
     places even where the pool holds the same clip twice; a single row that
     the pool holds more than once gets the first. Finding the whole
-    100 000 x 1024 pool takes 0.25 s, a block of 10 000 rows 0.02 s. Other
-    rows (*new points*) get the weighted average of the distributions of
-    their ``n_neighbors`` nearest pool samples, with the kernel weights a
-    pool node would give them; a row equal in value to a pool sample (in
-    another dtype, say) gets that sample's distribution.
+    100 000 x 1024 pool takes 0.12 s of one core, a block of 10 000 rows
+    0.015 s, 10 000 rows picked at random 0.035 s. Other rows (*new
+    points*) get the weighted average of the distributions of their
+    ``n_neighbors`` nearest pool samples, with the kernel weights a pool
+    node would give them; a row equal in value to a pool sample (in another
+    dtype, say) gets that sample's distribution.
 
     Examples
     --------
