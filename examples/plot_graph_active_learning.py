@@ -61,10 +61,11 @@ print(f"pool {len(y_pool)}, held out {len(y_val)}, {n_classes} classes")
 # The estimator is the only difference. ``None`` is ALOE's linear probe
 # (``LogisticRegression``); a :class:`~skaloe.graph.GraphClassifier` is fitted
 # on the whole pool, the unlabeled clips marked ``-1``. Its graph is built on
-# the first fit of a run and reused by every later round (the learner turns on
-# its ``warm_start``), so a round costs one sparse linear solve. The held-out
-# clips are new points for a graph classifier: each one takes the weighted
-# average of the class distributions of its nearest pool clips.
+# the first fit of a run and reused by every later round (it depends only on
+# the pool, which the classifier recognises by content), so a round costs one
+# sparse linear solve. The held-out clips are new points for a graph
+# classifier: each one takes the weighted average of the class distributions
+# of its nearest pool clips.
 
 from skaloe.experiment import simulate
 from skaloe.graph import GraphClassifier

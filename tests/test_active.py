@@ -1332,25 +1332,30 @@ def _graph_task():
     return make_blobs(400, n_features=5, centers=4, cluster_std=1.5, random_state=3)
 
 
-def test_graph_classifier_is_fitted_on_the_whole_pool_and_reuses_its_graph():
-    from skaloe.graph import GraphClassifier
+def test_graph_classifier_is_fitted_on_the_whole_pool_and_reuses_its_graph(monkeypatch):
+    import weakref
+
+    from skaloe.graph import GraphClassifier, _classifier, knn_graph
+
+    builds = []
+
+    def counting_knn_graph(X, *args, **kwargs):
+        builds.append(X.shape)
+        return knn_graph(X, *args, **kwargs)
+
+    monkeypatch.setattr(_classifier, "knn_graph", counting_knn_graph)
+    monkeypatch.setattr(_classifier, "_GRAPHS", weakref.WeakValueDictionary())
 
     X, y = _graph_task()
-    learner = ActiveLearner(GraphClassifier("poisson", n_neighbors=8), random_state=0).fit(X)
+    estimator = GraphClassifier("poisson", n_neighbors=8)
+    params = estimator.get_params()
+    learner = ActiveLearner(estimator, random_state=0).fit(X)
     seed = seed_per_class(y, 1, random_state=0)
     learner.teach(seed, y[seed])
     model = learner.estimator_
-    assert model.warm_start is True and learner.estimator.warm_start is False
-    graph = model.graph_
     # Fitted transductively: the pool with -1 for the unlabeled samples.
     assert model.label_distributions_.shape == (400, 4)
     assert model.transduction_.shape == (400,)
-    direct = GraphClassifier("poisson", n_neighbors=8).fit(
-        X, np.where(learner.labeled_mask_, learner.y_pool_, -1).astype(int)
-    )
-    np.testing.assert_allclose(
-        learner.predict_proba(X), direct.label_distributions_, atol=1e-4
-    )
     # The pool's scores are the classifier's own distributions.
     p = np.sort(model.label_distributions_, axis=1)
     np.testing.assert_allclose(learner.query_scores(), 1 - (p[:, -1] - p[:, -2]), atol=1e-6)
@@ -1358,7 +1363,20 @@ def test_graph_classifier_is_fitted_on_the_whole_pool_and_reuses_its_graph():
         batch = learner.query(4)
         _check_batch(learner, batch, 4)
         learner.teach(batch, y[batch])
-    assert learner.estimator_ is model and model.graph_ is graph  # built once
+    # One graph for the whole run; the estimator's parameters untouched.
+    assert builds == [X.shape]
+    assert learner.estimator.get_params() == params
+    assert learner.estimator_.get_params() == params
+    # Each round gives what a fresh classifier fitted on the same labels gives.
+    y_all = np.where(learner.labeled_mask_, learner.y_pool_, -1).astype(int)
+    with monkeypatch.context() as patch:
+        patch.setattr(_classifier, "_GRAPHS", weakref.WeakValueDictionary())
+        direct = GraphClassifier("poisson", n_neighbors=8).fit(X, y_all)
+    assert len(builds) == 2
+    np.testing.assert_array_equal(
+        learner.estimator_.label_distributions_, direct.label_distributions_
+    )
+    np.testing.assert_array_equal(learner.predict_proba(X), direct.label_distributions_)
     assert learner.score(X, y) > 0.9
 
 
@@ -1375,8 +1393,11 @@ def test_graph_classifier_model_change_strategy_and_errors():
     np.testing.assert_allclose(learner.query_scores(), expected)
     batch = learner.query(4)
     _check_batch(learner, batch, 4)
-    with pytest.raises(ValueError, match="graph classifier"):
-        ActiveLearner(query_strategy=model_change_scores).fit(X)
+    # Another estimator: the strategy itself says so, at the first scored query.
+    learner = ActiveLearner(query_strategy=model_change_scores, random_state=0).fit(X)
+    learner.teach(seed, y[seed])
+    with pytest.raises(ValueError, match=r"graph classifier.*got LogisticRegression"):
+        learner.query(4)
 
 
 def test_graph_classifier_with_added_samples_and_sklearn_label_spreading():

@@ -1,6 +1,7 @@
 """Graph-based semi-supervised learning: GraphClassifier and model_change_scores."""
 
 import pickle
+import weakref
 
 import numpy as np
 import pytest
@@ -187,38 +188,109 @@ def test_string_labels_and_object_marker():
     np.testing.assert_array_equal(clf.transduction_, names)
 
 
-# -- warm start ----------------------------------------------------------------
+# -- one graph per pool ---------------------------------------------------------
+
+
+@pytest.fixture
+def graph_builds(monkeypatch):
+    """The k-NN graphs built from now on (their shapes), with no graph held before."""
+    from skaloe.graph import _classifier
+
+    monkeypatch.setattr(_classifier, "_GRAPHS", weakref.WeakValueDictionary())
+    builds = []
+
+    def counting_knn_graph(X, *args, **kwargs):
+        builds.append(X.shape)
+        return knn_graph(X, *args, **kwargs)
+
+    monkeypatch.setattr(_classifier, "knn_graph", counting_knn_graph)
+    return builds
+
+
+def _fit_alone(estimator, X, y, monkeypatch):
+    """Fit with no graph to share: its graph is built for this fit."""
+    from skaloe.graph import _classifier
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_classifier, "_GRAPHS", weakref.WeakValueDictionary())
+        return estimator.fit(X, y)
 
 
 @pytest.mark.parametrize("method", ["laplace", "poisson"])
-def test_warm_start_reuses_graph_and_matches_cold_fit(method):
+def test_graph_is_built_once_per_pool_content(method, graph_builds, monkeypatch):
+    X, labels = _blobs(n_per_class=40, spread=1.5)
+    y = _partial_labels(labels, per_class=1)
+    first = GraphClassifier(method, n_neighbors=8).fit(X, y)
+    y2 = y.copy()
+    y2[[5, 50, 100]] = labels[[5, 50, 100]]
+    # A fresh clone each round (as ActiveLearner makes them), an equal copy of
+    # the pool, the other method: one graph, parameters untouched.
+    again = clone(first).fit(X, y2)
+    on_copy = GraphClassifier(method, n_neighbors=8).fit(X.copy(), y2)
+    other = GraphClassifier("poisson" if method == "laplace" else "laplace", n_neighbors=8)
+    other.fit(X, y2)
+    assert graph_builds == [X.shape]
+    assert again.graph_ is first.graph_ and on_copy.graph_ is first.graph_
+    assert other.graph_ is first.graph_ and not again.warm_start
+    # The same results as a classifier that builds its own graph.
+    alone = _fit_alone(GraphClassifier(method, n_neighbors=8), X, y2, monkeypatch)
+    assert len(graph_builds) == 2 and alone.graph_ is not first.graph_
+    assert (alone.graph_ != first.graph_).nnz == 0
+    for fitted in (again, on_copy):
+        np.testing.assert_array_equal(fitted.label_distributions_, alone.label_distributions_)
+        assert fitted.n_iter_ == alone.n_iter_
+    # Other graph parameters or another dtype: another graph.
+    clone(first).set_params(n_neighbors=9).fit(X, y2)
+    clone(first).set_params(kernel="uniform").fit(X, y2)
+    clone(first).fit(X.astype(np.float32), y2)
+    assert len(graph_builds) == 5
+
+
+def test_graph_rebuilt_after_an_in_place_change(graph_builds, monkeypatch):
+    from skaloe.active._matching import fingerprints
+
+    X, labels = _blobs(n_per_class=20)
+    y = _partial_labels(labels)
+    clf = GraphClassifier(n_neighbors=5).fit(X, y)
+    before = fingerprints(X)
+    # Two sign flips in a row: a change that 64-bit row fingerprints miss.
+    X[7, [1, 3]] *= -1
+    assert np.array_equal(fingerprints(X), before)
+    changed = clone(clf).fit(X, y)
+    assert len(graph_builds) == 2 and changed.graph_ is not clf.graph_
+    alone = _fit_alone(GraphClassifier(n_neighbors=5), X, y, monkeypatch)
+    np.testing.assert_array_equal(changed.label_distributions_, alone.label_distributions_)
+    assert (changed.graph_ != alone.graph_).nnz == 0
+
+
+def test_a_shared_graph_reads_each_classifiers_own_array(graph_builds):
+    X, labels = _blobs(n_per_class=20)
+    y = _partial_labels(labels)
+    a = GraphClassifier(n_neighbors=5).fit(X, y)
+    X_b = X.copy()
+    b = GraphClassifier(n_neighbors=5).fit(X_b, y)
+    assert b.graph_ is a.graph_ and len(graph_builds) == 1
+    X_new = X[:6] + np.random.RandomState(0).normal(0, 0.5, (6, X.shape[1]))
+    expected = b.predict_proba(X_new)
+    X[:] = 0.0  # a's array changes (a is now stale); b's is another array
+    np.testing.assert_array_equal(b.predict_proba(X_new), expected)
+    np.testing.assert_array_equal(b.predict_proba(X_b), b.label_distributions_)
+
+
+@pytest.mark.parametrize("method", ["laplace", "poisson"])
+def test_warm_start_starts_from_the_previous_solution(method):
     X, labels = _blobs(n_per_class=40, spread=1.5)
     y = _partial_labels(labels, per_class=1)
     warm = GraphClassifier(method, n_neighbors=8, tol=1e-10, warm_start=True).fit(X, y)
-    graph = warm.graph_
     y2 = y.copy()
     y2[[5, 50, 100]] = labels[[5, 50, 100]]
     warm.fit(X, y2)
-    assert warm.graph_ is graph  # not rebuilt
     cold = GraphClassifier(method, n_neighbors=8, tol=1e-10).fit(X, y2)
-    assert cold.graph_ is not graph
+    assert warm.graph_ is cold.graph_
     np.testing.assert_allclose(warm.label_distributions_, cold.label_distributions_, atol=1e-7)
-    # Another array (even equal) or another n_neighbors rebuilds it.
-    warm.fit(X.copy(), y2)
-    assert warm.graph_ is not graph
-    graph = warm.graph_
-    warm.set_params(n_neighbors=9).fit(X, y2)
-    assert warm.graph_ is not graph
-
-
-def test_warm_start_notices_in_place_change():
-    X, labels = _blobs(n_per_class=20)
-    y = _partial_labels(labels)
-    clf = GraphClassifier(n_neighbors=5, warm_start=True).fit(X, y)
-    graph = clf.graph_
-    X[0] += 100.0  # row 0 is one of the fingerprint rows
-    clf.fit(X, y)
-    assert clf.graph_ is not graph
+    # Refitted on the same labels, it starts at the solution.
+    assert warm.fit(X, y2).n_iter_ <= 1 and cold.n_iter_ > 10
+    assert clone(warm).set_params(warm_start=False).fit(X, y2).n_iter_ == cold.n_iter_
 
 
 def test_warm_start_new_class_appears():
@@ -253,13 +325,80 @@ def test_predict_proba_new_points_is_neighbour_average(method):
     # The pool itself, or a copy of pool rows, gets the pool's distributions.
     np.testing.assert_array_equal(clf.predict_proba(X), clf.label_distributions_)
     assert clf.predict_proba(X) is not clf.label_distributions_
-    np.testing.assert_allclose(clf.predict_proba(X[::-1].copy()), clf.label_distributions_[::-1])
     np.testing.assert_array_equal(clf.predict(X), clf.transduction_)
-    # Row-slice views of the pool (a chunked scoring loop) are found without a search.
-    assert clf._pool_rows(X[10:20]) == slice(10, 20)
-    assert clf._pool_rows(X[::2]) is None and clf._pool_rows(X[:, :2]) is None
-    np.testing.assert_array_equal(clf.predict_proba(X[10:20]), clf.label_distributions_[10:20])
-    np.testing.assert_array_equal(clf.predict(X[5:]), clf.transduction_[5:])
+
+
+def _no_neighbour_search(clf, monkeypatch):
+    def kneighbors(*args, **kwargs):
+        raise AssertionError("a neighbour search ran for pool rows")
+
+    monkeypatch.setattr(clf._graph.nn, "kneighbors", kneighbors)
+
+
+def test_pool_rows_are_found_by_content_in_any_array(monkeypatch):
+    X, labels = _blobs()
+    y = _partial_labels(labels)
+    clf = GraphClassifier("poisson", n_neighbors=6).fit(X, y)
+    X_new = X[:3] + np.random.RandomState(1).normal(0, 0.3, (3, X.shape[1]))
+    new_proba = clf.predict_proba(X_new)
+    _no_neighbour_search(clf, monkeypatch)
+    D = clf.label_distributions_
+    picked = np.random.RandomState(0).permutation(len(X))[:25]
+    for rows, positions in [
+        (X, slice(None)),
+        (X.copy(), slice(None)),
+        (X[10:20], slice(10, 20)),             # a chunk of a scoring loop
+        (X[10:20].copy(), slice(10, 20)),
+        (X[::2], slice(None, None, 2)),
+        (X[picked].copy(), picked),            # a copy of some pool rows
+        (np.asfortranarray(X[picked]), picked),
+    ]:
+        np.testing.assert_array_equal(clf.predict_proba(rows), D[positions])
+        np.testing.assert_array_equal(clf.predict(rows), clf.transduction_[positions])
+    # Pool rows and new points together: only the new points are searched.
+    monkeypatch.undo()
+    mixed = np.vstack([X[[4, 70]], X_new])
+    calls = []
+    search = clf._graph.nn.kneighbors
+    monkeypatch.setattr(
+        clf._graph.nn, "kneighbors", lambda Z, **kw: calls.append(len(Z)) or search(Z, **kw)
+    )
+    proba = clf.predict_proba(mixed)
+    assert calls == [3]
+    np.testing.assert_array_equal(proba[:2], D[[4, 70]])
+    np.testing.assert_allclose(proba[2:], new_proba)
+
+
+def test_duplicated_pool_rows_keep_their_own_distributions():
+    X, labels = _blobs(n_per_class=20)
+    X[50] = X[5]  # the same clip twice, labeled differently by two annotators
+    y = _partial_labels(labels)
+    y[5], y[50] = 0, 2
+    clf = GraphClassifier(n_neighbors=5).fit(X, y)
+    D = clf.label_distributions_
+    assert not np.array_equal(D[5], D[50])
+    np.testing.assert_array_equal(clf.predict_proba(X.copy()), D)
+    np.testing.assert_array_equal(clf.predict_proba(X[40:60].copy()), D[40:60])
+    # Alone, a row the pool holds twice gets its first place.
+    np.testing.assert_array_equal(clf.predict_proba(X[[50]]), D[[5]])
+
+
+def test_new_clips_in_the_fitted_input_buffer_are_not_taken_for_the_pool():
+    # The classifier keeps a float64 copy of a float16 pool; the caller then
+    # writes other clips into its own buffer. Same object, new content: they
+    # are read by content, not as the pool's first rows.
+    X, labels = _blobs()
+    buffer = X.astype(np.float16)
+    y = _partial_labels(labels)
+    clf = GraphClassifier(n_neighbors=6).fit(buffer, y)
+    D = clf.label_distributions_
+    assert clf.transduction_[0] != clf.transduction_[-1]
+    buffer[:10] = buffer[-10:]
+    np.testing.assert_array_equal(clf.predict_proba(buffer), np.vstack([D[-10:], D[10:]]))
+    buffer[:10] += np.float16(0.25)  # not pool rows any more
+    expected = clf.predict_proba(buffer[:10].copy())
+    np.testing.assert_array_equal(clf.predict_proba(buffer)[:10], expected)
+    assert not np.array_equal(expected, D[:10]) and not np.array_equal(expected, D[-10:])
 
 
 def test_reproducible_and_picklable():
@@ -315,27 +454,61 @@ def test_model_change_matches_brute_force(method):
     assert scores.shape == (45,)
 
 
-def test_model_change_sparse_eigensolver_matches_dense():
+def test_model_change_sparse_eigensolver_matches_dense(monkeypatch):
     X, labels = _blobs(n_per_class=200, dim=3, spread=1.5)
     y = _partial_labels(labels, per_class=2)
     clf = GraphClassifier(n_neighbors=8, random_state=0).fit(X, y)
     scores = model_change_scores(clf, X, n_eigenvectors=5)  # 600 nodes: eigsh
-    lam, _ = clf._graph.spectra[5]
+    lam, _ = clf._graph.spectra[5, 0]  # cached with the graph, per seed
     W = clf.graph_.toarray()
     d = W.sum(1)
     dense = np.linalg.eigvalsh(np.eye(600) - W / np.sqrt(np.outer(d, d)))[:5]
     np.testing.assert_allclose(lam, np.clip(dense, 0, None), atol=1e-4)  # eigsh tol=1e-3
     assert np.all(np.isfinite(scores)) and scores.max() > 0
-    # Cached with the graph; new points use neighbour averages.
     assert model_change_scores(clf, X, n_eigenvectors=5) is not scores
     assert model_change_scores(clf, X[:4].copy(), n_eigenvectors=5).shape == (4,)
+    # Another seed on the same (shared) graph gets its own eigenvectors: the
+    # scores a classifier with that seed gets when it builds the graph alone.
+    other = GraphClassifier(n_neighbors=8, random_state=1).fit(X, y)
+    assert other.graph_ is clf.graph_
+    seeded = model_change_scores(other, X, n_eigenvectors=5)
+    alone = _fit_alone(GraphClassifier(n_neighbors=8, random_state=1), X, y, monkeypatch)
+    np.testing.assert_array_equal(seeded, model_change_scores(alone, X, n_eigenvectors=5))
+    assert not np.array_equal(seeded, scores)
+    np.testing.assert_array_equal(model_change_scores(clf, X, n_eigenvectors=5), scores)
+    # A RandomState is read through a copy: the same scores on every call.
+    rs = GraphClassifier(n_neighbors=8, random_state=np.random.RandomState(1)).fit(X, y)
+    np.testing.assert_array_equal(model_change_scores(rs, X, n_eigenvectors=5), seeded)
+    np.testing.assert_array_equal(model_change_scores(rs, X, n_eigenvectors=5), seeded)
+
+
+def test_model_change_on_a_pipeline_finds_the_transformed_pool(monkeypatch):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, labels = _blobs(n_per_class=15)
+    y = _partial_labels(labels)
+    pipe = make_pipeline(StandardScaler(), GraphClassifier(n_neighbors=5)).fit(X, y)
+    clf = pipe[-1]
+    expected = model_change_scores(clf, pipe[0].transform(X), n_eigenvectors=8)
+    # The transform makes a new array each call: its rows are still pool rows.
+    _no_neighbour_search(clf, monkeypatch)
+    np.testing.assert_array_equal(model_change_scores(pipe, X, n_eigenvectors=8), expected)
 
 
 def test_model_change_errors():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     X, labels = _blobs(n_per_class=10)
     y = _partial_labels(labels)
-    with pytest.raises(TypeError, match="LogisticRegression"):
-        model_change_scores(LogisticRegression().fit(X, labels), X)
+    for estimator, got in [
+        (LogisticRegression().fit(X, labels), r"got LogisticRegression\(\)"),
+        (make_pipeline(StandardScaler(), LogisticRegression()).fit(X, labels),
+         r"got a Pipeline ending in LogisticRegression\(\)"),
+    ]:
+        with pytest.raises(ValueError, match=got + r".*estimator=skaloe.graph.GraphClassifier"):
+            model_change_scores(estimator, X)
     with pytest.raises(NotFittedError):
         model_change_scores(GraphClassifier(), X)
     clf = GraphClassifier(n_neighbors=4).fit(X, y)
