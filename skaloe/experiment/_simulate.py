@@ -155,7 +155,6 @@ def simulate(
     [('margin', 'class-aware'), ('random', 'class-aware')]
     """
     from ..active import ActiveLearner, seed_per_class
-    from ..active._stopping import check_stopping_rules
 
     _check_positive_int(n_rounds, "n_rounds", allow_zero=True)
     _check_positive_int(batch_size, "batch_size", allow_none=True)
@@ -208,7 +207,13 @@ def simulate(
             print(text, flush=True)
 
     # Checked here, before any run; each learner gets clones of these.
-    stopping_rules = check_stopping_rules(stopping, has_validation=True)
+    # The learners check the rules (each gets clones); this only lists them.
+    if stopping is None:
+        stopping_rules = []
+    elif isinstance(stopping, (list, tuple)):
+        stopping_rules = list(stopping)
+    else:
+        stopping_rules = [stopping]
     stopping_keys = []
     for rule in stopping_rules:
         key = type(rule).__name__

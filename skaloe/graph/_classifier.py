@@ -32,7 +32,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..active._matching import fingerprints
+from .._fingerprints import fingerprints
 from ..base import TransductiveMixin
 from ._graph import (
     _block_pcg,
