@@ -51,6 +51,18 @@ def _fitted_vars(obj):
     return {k: v for k, v in vars(obj).items() if k not in params}
 
 
+def _narrowed(array):
+    """Integer arrays (positions, class codes) in the smallest type that holds them."""
+    if array.dtype.kind != "i" or array.size == 0 or array.dtype.itemsize <= 1:
+        return array
+    low, high = int(array.min()), int(array.max())
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max and np.dtype(dtype).itemsize < array.dtype.itemsize:
+            return array.astype(dtype)
+    return array
+
+
 class _Codec:
     """Plain data <-> JSON + arrays; anything else is refused by name."""
 
@@ -67,8 +79,8 @@ class _Codec:
         if isinstance(value, np.ndarray):
             if value.dtype.kind in _PLAIN_ARRAY_KINDS and value.dtype.fields is None:
                 name = f"a{len(self.arrays)}"
-                self.arrays[name] = value
-                return {"__array__": name}
+                self.arrays[name] = _narrowed(value)
+                return {"__array__": name, "dtype": value.dtype.str}
             if value.dtype == object:
                 items = value.ravel().tolist()
                 if not set(map(type, items)) <= _JSON_SCALARS:  # e.g. numpy scalars, tuples
@@ -96,7 +108,11 @@ class _Codec:
             return {k: self.decode(v) for k, v in value.items()}
         (tag, body), *rest = value.items()
         if tag == "__array__":
-            return self.arrays[body]
+            array = self.arrays[body]
+            dtype = np.dtype(value.get("dtype", array.dtype))
+            if dtype.kind != array.dtype.kind or dtype.itemsize < array.dtype.itemsize:
+                raise ValueError(f"array {body!r} is stored as {array.dtype}, not {dtype}")
+            return array.astype(dtype, copy=False)
         if tag == "__object_array__":
             out = np.empty(len(body), dtype=object)
             if not set(map(type, body)) <= _JSON_SCALARS:
