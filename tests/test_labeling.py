@@ -312,17 +312,26 @@ def _run_and_kill(script, args, n_acks):
     child = subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE,
                              text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     acks = []
+
+    def read(line):
+        if line.startswith("ACK"):
+            _, event_id, position, label = line.split()
+            acks.append((int(event_id), int(position), label))
+
     try:
         for line in child.stdout:
-            if line.startswith("ACK"):
-                _, event_id, position, label = line.split()
-                acks.append((int(event_id), int(position), label))
-                if len(acks) == n_acks:
-                    child.send_signal(signal.SIGKILL)  # while it writes the next label
-                    break
+            read(line)
+            if len(acks) == n_acks:
+                child.send_signal(signal.SIGKILL)  # while it writes the next label
+                break
     finally:
         child.kill()
         child.wait(timeout=30)
+    # On a loaded machine the child may have acknowledged more labels than were
+    # read when the signal went out: those are in the pipe, and acknowledged too.
+    for line in child.stdout.read().splitlines():
+        read(line)
+    child.stdout.close()
     assert child.returncode == -signal.SIGKILL, "the child ended before it was killed"
     return acks
 
@@ -342,7 +351,7 @@ def test_a_killed_session_loses_no_acknowledged_label(pool, tmp_path):
     session = DurableSession(db, pool=path)
     stored = [(e["id"], e["position"], e["label"]) for e in session.events()]
     assert set(acked) <= set(stored)
-    # At most the label being written when killed got in without acknowledgement.
+    # At most the label being written at each kill got in without acknowledgement.
     assert len(stored) - len(acked) <= 2
     assert all(e["kind"] == "label" and e["annotator"] == "child" for e in session.events())
 

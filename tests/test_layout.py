@@ -36,7 +36,7 @@ def test_active_learning_imports_no_encoder_and_no_graph_code():
     assert not offending
 
 
-def test_the_import_check_resolves_relative_imports(tmp_path, monkeypatch):
+def test_the_import_check_resolves_relative_imports(monkeypatch):
     """A guard of the guard: "from ..graph import X" in active/ would be found."""
     monkeypatch.setattr(
         pathlib.Path, "read_text",

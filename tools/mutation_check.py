@@ -85,15 +85,15 @@ MUTATIONS = {
     ),
     "teach-samples-never-found": (
         "skaloe/active/_learner.py",
-        "        found, features = self._find_in_pool(X, n)\n",
+        "        found, features = self._lookup.find(X, self._as_pool_features)\n",
         "        found, features = [[] for _ in range(n)], None\n",
         ["tests/test_active.py"],
         "teach(X_pool[idx], y) adds pool rows a second time instead of labeling them",
     ),
     "cold-start-recomputed-per-query": (
         "skaloe/active/_learner.py",
-        "        if self._cold_order is None:\n",
-        "        if True:\n",
+        '        if self._cold_order is None and self.cold_start == "kmeans":\n',
+        '        if self.cold_start == "kmeans":\n',
         ["tests/test_active.py", "tests/test_labeling.py"],
         "the k-means cold start is clustered again at every query (the same region over and "
         "over for one-at-a-time labeling)",
@@ -111,6 +111,27 @@ MUTATIONS = {
         "",
         ["tests/test_labeling.py"],
         "two processes can open one session for labeling",
+    ),
+    "reopen-ignores-checkpoints": (
+        "skaloe/labeling/_session.py",
+        "        for checkpoint_id, covers in self._db.checkpoints():\n",
+        "        for checkpoint_id, covers in []:\n",
+        ["tests/test_labeling.py"],
+        "reopening and undoing replay the whole log instead of loading a checkpoint",
+    ),
+    "checkpoint-labels-not-checked": (
+        "skaloe/labeling/_session.py",
+        "                self._check_restored(self._active[:len(covers)])\n",
+        "                pass\n",
+        ["tests/test_labeling.py"],
+        "a checkpoint whose labels differ from the log is trusted",
+    ),
+    "estimate-on-all-threads": (
+        "skaloe/labeling/_session.py",
+        'threadpool_limits(limits=1, user_api="blas")',
+        'threadpool_limits(limits=None, user_api="blas")',
+        ["tests/test_labeling.py"],
+        "the page's accuracy estimate runs on every BLAS thread while a label waits",
     ),
     "margin-scorer-inverted": (
         "skaloe/active/_scorer.py",
