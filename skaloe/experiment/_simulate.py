@@ -48,6 +48,15 @@ def _n_samples(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
+def _rule_keys(rules):
+    """Column names of the rules' stop points: the class name, numbered when repeated."""
+    keys = []
+    for rule in rules:
+        key = type(rule).__name__
+        keys.append(key if key not in keys else f"{key}_{len(keys)}")
+    return keys
+
+
 def simulate(
     X_pool,
     y_pool,
@@ -206,19 +215,6 @@ def simulate(
         if verbose >= level:
             print(text, flush=True)
 
-    # Checked here, before any run; each learner gets clones of these.
-    # The learners check the rules (each gets clones); this only lists them.
-    if stopping is None:
-        stopping_rules = []
-    elif isinstance(stopping, (list, tuple)):
-        stopping_rules = list(stopping)
-    else:
-        stopping_rules = [stopping]
-    stopping_keys = []
-    for rule in stopping_rules:
-        key = type(rule).__name__
-        stopping_keys.append(key if key not in stopping_keys else f"{key}_{len(stopping_keys)}")
-
     records, final = [], []
     for run in range(n_runs):
         seed_state, learner_state = (
@@ -237,7 +233,7 @@ def simulate(
                     query_strategy=strategy,
                     selection=selection,
                     random_state=learner_state,
-                    stopping=[clone(rule, safe=False) for rule in stopping_rules],
+                    stopping=stopping,  # the learner checks the rules and keeps clones
                     scoring=scoring,
                 )
                 t0 = time.perf_counter()
@@ -285,7 +281,7 @@ def simulate(
                     "test_score": test_score,
                     **{
                         f"stop_{key}": rule.stopped_at_
-                        for key, rule in zip(stopping_keys, learner.stopping_)
+                        for key, rule in zip(_rule_keys(learner.stopping_), learner.stopping_)
                     },
                 })
                 say(1, f"[simulate]   {name}/{selection}: {rnd} rounds, {n_labels} labels, "
@@ -317,7 +313,7 @@ def simulate(
         "n_per_class": int(n_per_class),
         "n_runs": int(n_runs),
         "scoring": _scoring_name(scoring),
-        "stopping": [repr(rule) for rule in stopping_rules],
+        "stopping": [repr(rule) for rule in learner.stopping_],
         "random_state": (
             int(random_state) if isinstance(random_state, numbers.Integral)
             else None if random_state is None else repr(random_state)
