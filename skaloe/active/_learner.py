@@ -155,10 +155,11 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     stopping : stopping rule or list of stopping rules, default=None
         Rules that say when labeling more is no longer worth it, such as
         :class:`~skaloe.active.PlateauStopping` (needs the validation set
-        given to :meth:`fit`) and
+        given to :meth:`fit`: its ``needs_validation`` is True) and
         :class:`~skaloe.active.StabilizingPredictions` (needs no labels).
-        Copies are kept in ``stopping_`` and updated after every refit;
-        :meth:`stopping_hint` and ``should_stop_`` report what they say.
+        Clones are kept in ``stopping_`` and given the learner
+        (``rule.update(learner)``) after every refit; :meth:`stopping_hint`
+        and ``should_stop_`` report what they say.
 
     scoring : str, callable or None, default=None
         The validation score computed after every refit when :meth:`fit`
