@@ -1607,3 +1607,70 @@ def test_kmeans_cold_start_is_computed_once_and_consumed_in_order(monkeypatch):
         learner.teach(first, [0])
     assert taught == batch[:3].tolist()  # the same order, consumed label by label
     assert len(fits) == 1
+
+
+# -- hostile input (issue 12, item 8) -------------------------------------------------
+
+
+def test_non_finite_pool_rows_are_refused_at_fit_naming_the_row():
+    X, _ = make_classification(60, n_features=5, random_state=0)
+    for bad in (np.nan, np.inf):
+        X_bad = X.copy()
+        X_bad[17, 2] = bad
+        with pytest.raises(ValueError, match=r"X\[17\] holds NaN or infinite values \(1 such"):
+            ActiveLearner(random_state=0).fit(X_bad)
+    sparse_bad = sp.csr_matrix(X)
+    sparse_bad.data[np.flatnonzero(sparse_bad.indices == 4)[9]] = np.nan
+    with pytest.raises(ValueError, match=r"X\[9\] holds NaN"):
+        ActiveLearner(random_state=0).fit(sparse_bad)
+    # A huge but finite float32 row is not flagged (row sums are taken in float64).
+    X_big = X.astype(np.float32)
+    X_big[3] = np.finfo(np.float32).max
+    ActiveLearner(random_state=0).fit(X_big)
+    learner = ActiveLearner(random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"X_val\[1\] holds NaN"):
+        ActiveLearner(random_state=0).fit(X, X_val=np.vstack([X[:1], X_bad[17:18]]),
+                                          y_val=[0, 1])
+    with pytest.raises(ValueError, match=r"X\[0\] holds NaN"):
+        learner.add_labeled(np.full((1, 5), np.nan), ["a"])
+
+
+def test_an_estimator_that_takes_missing_values_gets_them():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = make_classification(80, n_features=5, random_state=0)
+    X[5, 1] = np.nan
+    learner = ActiveLearner(HistGradientBoostingClassifier(max_iter=5), random_state=0).fit(X)
+    first = learner.query(4)
+    learner.teach(first, y[first])
+    batch = learner.query(4)
+    learner.teach(batch, y[batch])
+    assert learner.n_labels_ == 8
+
+
+def test_nan_labels_are_refused_wherever_they_come_in():
+    X, _ = make_classification(40, n_features=5, random_state=0)
+    y = np.full(40, -1, dtype=object)
+    y[[0, 3]] = [float("nan"), "a"]
+    with pytest.raises(ValueError, match=r"y\[0\] is nan, which cannot be a class label"):
+        ActiveLearner().fit(X, y)
+    y_float = np.full(40, -1.0)
+    y_float[[2, 5]] = [np.nan, 1.0]
+    with pytest.raises(ValueError, match=r"y\[2\] is nan"):
+        ActiveLearner().fit(X, y_float)
+    learner = ActiveLearner(random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"labels\[1\] is nan"):
+        learner.teach([0, 1], ["a", float("nan")])
+    with pytest.raises(ValueError, match=r"y_val\[0\] is nan"):
+        ActiveLearner().fit(X[:30], X_val=X[30:32], y_val=[np.nan, 1.0])
+    assert learner.n_labels_ == 0
+
+
+@pytest.mark.parametrize("call", ["query", "teach", "query_scores", "stopping_hint"])
+def test_using_a_learner_before_fit_says_to_call_fit_first(call):
+    from sklearn.exceptions import NotFittedError
+
+    learner = ActiveLearner()
+    args = {"query": (2,), "teach": ([0], ["a"])}.get(call, ())
+    with pytest.raises(NotFittedError, match=r"call fit\(X_pool\) first .* then query\(\)"):
+        getattr(learner, call)(*args)

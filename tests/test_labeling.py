@@ -674,3 +674,29 @@ def test_damaged_embeddings_still_let_the_labels_out(pool, tmp_path, capsys):
         assert [r["position"] for r in csv.DictReader(f)] == expected
     assert main(["label", "--db", str(db)]) == 2  # labeling it is refused, with the way out
     assert "--export-csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["header", "middle", "end"])
+def test_a_damaged_session_file_is_one_clear_error_that_names_it(tmp_path, capsys, where):
+    """SQLite's "database disk image is malformed" never escapes as a traceback."""
+    from skaloe.cli import main
+    from skaloe.labeling import DamagedSessionError
+
+    s, truth = _three_class_session(tmp_path)
+    _label_first(s, truth, 10)
+    s.close()
+    db = tmp_path / "u.sqlite"
+    size = db.stat().st_size
+    offset = {"header": 4096, "middle": 3 * 4096, "end": size - 2 * 4096}[where]
+    with open(db, "r+b") as f:
+        f.seek(offset)
+        f.write(np.random.default_rng(0).bytes(4096))
+    try:
+        DurableSession(db).close()
+    except DamagedSessionError as exc:
+        assert str(db) in str(exc) and "--export-csv" in str(exc)
+    assert main(["label", "--db", str(db), "--export-csv", str(tmp_path / "out.csv")]) in (0, 2)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if err:
+        assert err.count("\n") == 1 and "is damaged" in err and str(db) in err

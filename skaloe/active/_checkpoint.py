@@ -26,7 +26,7 @@ FORMAT = "skaloe-learner-state/1"
 # Recomputed by fit() from the pool and the parameters, never stored.
 _FROM_FIT = frozenset({
     "_pool", "_X_fit", "_lookup", "_prefix", "_trainable",
-    "_semi_supervised", "_scorer", "_val", "_val_scorer", "stopping_", "_final",
+    "_semi_supervised", "_allow_nan", "_scorer", "_val", "_val_scorer", "stopping_", "_final",
     "estimator_",
 })
 _PLAIN_ARRAY_KINDS = "biufcUS"

@@ -18,6 +18,27 @@ def is_marker(value):
     )
 
 
+def is_nan(value):
+    """Whether a label is NaN, which is not equal to itself and so cannot name a class."""
+    return isinstance(value, (float, np.floating)) and value != value
+
+
+def check_no_nan_labels(y, name="y"):
+    """Refuse NaN among labels, naming the first position."""
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(np.isnan(y))
+    elif y.dtype.kind == "O":
+        bad = np.flatnonzero(np.fromiter((is_nan(v) for v in y), dtype=bool, count=len(y)))
+    else:
+        return
+    if bad.size:
+        raise ValueError(
+            f"{name}[{int(bad[0])}] is nan, which cannot be a class label (nan is not equal "
+            "to itself, so each would be a class of its own); give a name or a number, or "
+            "-1 for an unlabeled sample."
+        )
+
+
 def unlabeled_mask(y):
     if y.dtype.kind in "iuf":
         return y == UNLABELED
@@ -94,6 +115,7 @@ def check_labels(labels, n):
             f"Got {n} positions (or samples) but {len(labels)} labels; give exactly one "
             "label each."
         )
+    check_no_nan_labels(labels, "labels")
     for i, label in enumerate(labels.tolist()):
         if isinstance(label, np.generic):  # e.g. np.int64 in an object array
             label = label.item()

@@ -28,6 +28,7 @@ from ._labels import (
     UNLABELED,
     as_label_array,
     check_labels,
+    check_no_nan_labels,
     check_positions,
     classes_in_order,
     unlabeled_mask,
@@ -36,6 +37,7 @@ from ._matching import PoolLookup, assign_positions
 from ._pipeline import (
     FittedView,
     assemble,
+    check_finite_rows,
     default_estimator,
     final_step,
     fit_frozen_prefix,
@@ -51,6 +53,12 @@ from ._selection import (
     select_class_aware,
 )
 from ._stopping import check_stopping_rules, stopping_hint
+
+_NOT_FITTED = (
+    "This %(name)s is not fitted yet: call fit(X_pool) first (y is optional; -1 marks "
+    "unlabeled samples), then query() for the samples to label and teach() their labels."
+)
+
 
 def _num_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
@@ -322,6 +330,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 self, X, accept_sparse=["csr", "csc"], dtype=None,
                 ensure_all_finite=False, ensure_min_samples=1,
             )
+        self._allow_nan = get_tags(trainable).input_tags.allow_nan
+        check_finite_rows(pool, "the encoded X" if prefix else "X", allow_nan=self._allow_nan)
         self._pool = pool
         # The pool in the form samples are given in (file paths for an encoder
         # Pipeline), when that is not the pool itself: query(return_X=True)
@@ -354,6 +364,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 f"X has {n_pool} samples but y has {len(y)}; give one label (or -1) per sample."
             )
+        check_no_nan_labels(y)
         unlabeled = unlabeled_mask(y)
         if y.dtype.kind in "iufb" and (~unlabeled).any():
             check_classification_targets(y[~unlabeled])
@@ -399,7 +410,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return None
         if X_val is None or y_val is None:
             raise ValueError("Give both X_val and y_val (a labeled validation set), or neither.")
-        Xt = self._as_pool_features(X_val)
+        Xt = self._as_pool_features(X_val, "X_val")
         y_val = as_label_array(y_val) if isinstance(y_val, (list, tuple)) else np.asarray(y_val)
         y_val = column_or_1d(y_val)
         n_val = Xt.shape[0] if hasattr(Xt, "shape") else len(Xt)
@@ -410,6 +421,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         if n_val == 0:
             raise ValueError("The validation set is empty; give at least one sample.")
+        check_no_nan_labels(y_val, "y_val")
         unlabeled = unlabeled_mask(y_val)
         if unlabeled.any():
             raise ValueError(
@@ -418,7 +430,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return Xt, y_val
 
-    def _as_pool_features(self, X):
+    def _as_pool_features(self, X, name="X"):
         """Samples that are not in the pool, in the form the pool is kept in.
 
         The frozen prefix (an encoder) is run over them; a plain classifier's
@@ -430,12 +442,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 self, X, accept_sparse=["csr", "csc"], dtype=None,
                 ensure_all_finite=False, reset=False,
             )
+        check_finite_rows(Xt, name, allow_nan=self._allow_nan)
         return Xt
 
     @property
     def n_labels_(self):
         """Number of labels the current model is trained on (pool and added samples)."""
-        check_is_fitted(self)
+        check_is_fitted(self, msg=_NOT_FITTED)
         return int(self.labeled_mask_.sum()) + len(self._extra_y)
 
     def _n_labels(self):
@@ -464,7 +477,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     @property
     def should_stop_(self):
         """True when every stopping rule says stop (False without rules)."""
-        check_is_fitted(self)
+        check_is_fitted(self, msg=_NOT_FITTED)
         return bool(self.stopping_) and all(getattr(r, "stop_", False) for r in self.stopping_)
 
     def stopping_hint(self):
@@ -477,7 +490,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             validation set) and each stopping rule's
             :meth:`~skaloe.active.PlateauStopping.describe` line.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, msg=_NOT_FITTED)
         parts = [f"{self.n_labels_} labels"]
         if self.validation_score_ is not None:
             name = self.scoring if isinstance(self.scoring, str) else (
@@ -614,7 +627,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         >>> int(learner.labeled_mask_.sum())
         18
         """
-        check_is_fitted(self)
+        check_is_fitted(self, msg=_NOT_FITTED)
         positions = self._lookup.as_positions(indices)
         if positions is None:
             return self._teach_samples(indices, labels)
@@ -641,7 +654,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         self : ActiveLearner
         """
-        check_is_fitted(self)
+        check_is_fitted(self, msg=_NOT_FITTED)
         Xt = self._as_pool_features(X)
         labels = check_labels(labels, _num_rows(Xt))
         return self._record(np.empty(0, dtype=np.intp), labels[:0], Xt, labels)
@@ -723,7 +736,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return indices, _safe_indexing(X, indices)
 
     def _query(self, n):
-        check_is_fitted(self)
+        check_is_fitted(self, msg=_NOT_FITTED)
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}.")
         candidates = np.flatnonzero(~self.labeled_mask_)
@@ -799,7 +812,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             with ``labeled_mask_``). None while fewer than two classes are
             labeled.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, msg=_NOT_FITTED)
         if self.estimator_ is None:
             return None
         return self._round_state()[0].copy()
@@ -807,7 +820,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     # -- prediction --------------------------------------------------------
 
     def _check_predictable(self):
-        check_is_fitted(self)
+        check_is_fitted(self, msg=_NOT_FITTED)
         if len(self.classes_) == 0:
             raise ValueError(
                 "No sample is labeled yet, so there is nothing to predict; label some with "

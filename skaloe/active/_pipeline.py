@@ -133,3 +133,28 @@ class FittedView(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X):
         return self.model.decision_function(X)
+
+
+def check_finite_rows(X, name, *, allow_nan=False):
+    """Refuse NaN and infinite features, naming the first bad row; ``allow_nan`` skips it.
+
+    One pass over a dense array (row sums in float64, which cannot overflow
+    for float32 rows), then an exact check of the rows it flags.
+    """
+    if allow_nan or not hasattr(X, "dtype") or X.dtype.kind not in "fc":
+        return
+    if hasattr(X, "tocsr"):  # sparse: only the stored values can be non-finite
+        X = X.tocsr()
+        bad = np.flatnonzero(~np.isfinite(X.data))
+        rows = np.searchsorted(X.indptr, bad, side="right") - 1
+    elif X.ndim == 2:
+        flagged = np.flatnonzero(~np.isfinite(X.sum(axis=1, dtype=np.float64)))
+        rows = flagged[~np.isfinite(X[flagged]).all(axis=1)] if flagged.size else flagged
+    else:
+        return
+    if rows.size:
+        raise ValueError(
+            f"{name}[{int(rows[0])}] holds NaN or infinite values ({rows.size} such rows); "
+            "the classifier cannot use them. Remove or fix those rows, or use an estimator "
+            "that accepts missing values (e.g. HistGradientBoostingClassifier)."
+        )

@@ -18,6 +18,7 @@ takes no lock.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -110,7 +111,36 @@ def paths_fingerprint(paths):
 
 
 class DamagedSessionError(ValueError):
-    """The session file's stored embeddings fail their checksum; its labels can be exported."""
+    """The session file is damaged: SQLite cannot read part of it, or its embeddings
+    fail their checksum. The message says how to get the labels out."""
+
+
+def _damage_message(path, exc):
+    return (
+        f"The session file {path!r} is damaged ({exc}): SQLite cannot read part of it. "
+        f"Restore it from a backup; if the label log is intact, 'skaloe label --db {path} "
+        "--export-csv labels.csv' (or skaloe.labeling.export_labels) still exports the labels."
+    )
+
+
+def _reports_damage(method):
+    """Turn SQLite's errors about a damaged file into a DamagedSessionError that names it."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if _is_busy(exc):  # another process holds the file: not damage
+                raise
+            raise DamagedSessionError(_damage_message(self.path, exc)) from exc
+
+    return wrapper
+
+
+def _is_busy(exc):
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc))
 
 
 class SessionLockedError(RuntimeError):
@@ -196,6 +226,15 @@ class LabelDatabase:
                 f"{self.path!r} is not an SQLite database ({exc}); give a new file name "
                 "for a new session, or the database of an existing one."
             ) from None
+        try:
+            self._check_content(create, write, tables)
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, sqlite3.DatabaseError) and not _is_busy(exc):
+                raise DamagedSessionError(_damage_message(self.path, exc)) from exc
+            raise
+
+    def _check_content(self, create, write, tables):
         if create:
             if tables:
                 self.close()
@@ -256,6 +295,7 @@ class LabelDatabase:
 
     # -- one-off content, written in one transaction -------------------------
 
+    @_reports_damage
     def write_session(self, meta, pool_paths, pool_embeddings, validation=None):
         """Write a new session's settings, pool and validation set at once.
 
@@ -308,6 +348,7 @@ class LabelDatabase:
                 (part, start, len(block), block.tobytes()),
             )
 
+    @_reports_damage
     def read_array(self, part, dim):
         """The stored embeddings of ``part`` ("pool" or "validation")."""
         rows = self._conn.execute(
@@ -322,15 +363,18 @@ class LabelDatabase:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
+    @_reports_damage
     def meta(self, key, default=None):
         """A stored setting (JSON-decoded)."""
         raw = self._meta_raw(key)
         return default if raw is None else json.loads(raw)
 
+    @_reports_damage
     def pool_paths(self):
         """The pool's paths in position order (None entries when unknown)."""
         return [p for (p,) in self._conn.execute("SELECT path FROM pool ORDER BY position")]
 
+    @_reports_damage
     def validation_rows(self):
         """``(paths, labels)`` of the stored validation set."""
         rows = self._conn.execute(
@@ -340,6 +384,7 @@ class LabelDatabase:
 
     # -- the event log ------------------------------------------------------
 
+    @_reports_damage
     def append(self, kind, *, position=None, label=None, undoes=None, annotator, time=None):
         """Append one event in its own committed transaction; return its id."""
         conn = self._conn
@@ -368,6 +413,7 @@ class LabelDatabase:
             raise
         return cursor.lastrowid
 
+    @_reports_damage
     def events(self):
         """Every event, oldest first, as dicts."""
         cursor = self._conn.execute(
@@ -378,6 +424,7 @@ class LabelDatabase:
 
     # -- learner checkpoints --------------------------------------------------
 
+    @_reports_damage
     def write_checkpoint(self, covers, state, *, keep):
         """Store a learner state for the label events ``covers``; keep the newest ``keep``."""
         conn = self._conn
@@ -397,6 +444,7 @@ class LabelDatabase:
                 conn.execute("ROLLBACK")
             raise
 
+    @_reports_damage
     def checkpoints(self):
         """``(id, covers)`` of the stored learner checkpoints, newest first."""
         if "checkpoints" not in self._tables():  # format 1, opened read-only
@@ -412,6 +460,7 @@ class LabelDatabase:
                 out.append((checkpoint_id, covers))
         return out
 
+    @_reports_damage
     def checkpoint_state(self, checkpoint_id):
         """The stored bytes of one checkpoint."""
         row = self._conn.execute(
@@ -419,6 +468,7 @@ class LabelDatabase:
         ).fetchone()
         return bytes(row[0])
 
+    @_reports_damage
     def active_labels(self):
         """The label events not undone, oldest first."""
         events = self.events()

@@ -520,7 +520,12 @@ class DurableSession:
         self._active = self._db.active_labels()
         ids = [event["id"] for event in self._active]
         self.learner_, done = self._new_learner(), None
-        for checkpoint_id, covers in self._db.checkpoints():
+        try:
+            checkpoints = self._db.checkpoints()
+        except DamagedSessionError as exc:  # the log may be intact: replay it
+            warnings.warn(f"{exc} The labels are replayed instead.", UserWarning, stacklevel=3)
+            checkpoints = []
+        for checkpoint_id, covers in checkpoints:
             if covers != ids[:len(covers)]:
                 continue
             try:
@@ -529,7 +534,7 @@ class DurableSession:
             except ValueError as exc:
                 warnings.warn(
                     f"A learner checkpoint in {self.database!r} is not usable ({exc}); "
-                    "the labels are intact and are replayed instead.", UserWarning,
+                    "the labels it covers are replayed from the log instead.", UserWarning,
                     stacklevel=3,
                 )
                 self.learner_ = self._new_learner()
