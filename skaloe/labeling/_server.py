@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import numbers
 import os
 import re
+import socket
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +38,7 @@ _STATIC = {
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
 }
 _MAX_BODY = 16 * 1024
+_WRITE_CHUNK = 64 * 1024
 _CLIP = re.compile(r"/clip/([^/]*)")
 _API_POST = ("/api/label", "/api/undo")
 _API_GET = ("/api/state", "/labels.csv")
@@ -70,6 +74,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ----------------------------------------------------------
 
+    def setup(self):
+        # Every read and write on the connection gives up after this long:
+        # an idle keep-alive connection, or a client that stops sending in
+        # the middle of a request, is closed (TimeoutError, no answer).
+        self.timeout = self.server.connection_timeout
+        super().setup()
+
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         if self.server.verbose:
             super().log_message(format, *args)
@@ -89,7 +100,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            # In pieces: the connection timeout then bounds each wait for the
+            # client to take more, not the whole transfer of a long clip.
+            for start in range(0, len(body), _WRITE_CHUNK):
+                self.wfile.write(body[start:start + _WRITE_CHUNK])
 
     def _json(self, status, payload, extra_headers=()):
         body = json.dumps(payload).encode()
@@ -119,6 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._check_host()
             handler()
+        except (ConnectionError, TimeoutError):
+            raise  # the client went away or stalled: nobody to answer
         except _HTTPError as exc:
             if self.command == "POST":
                 self.close_connection = True  # the body may be unread
@@ -260,10 +276,11 @@ class _Handler(BaseHTTPRequestHandler):
 class LabelServer(ThreadingHTTPServer):
     """The labeling web page of a :class:`~skaloe.labeling.DurableSession`.
 
-    A threading HTTP server (standard library): each request runs in its own
-    thread, and one lock serialises every use of the session (its learner and
-    its database). It serves the page, the pool clips by id and a JSON API;
-    never a file named in a request.
+    A threading HTTP server (standard library): each connection is served by
+    its own thread, at most ``max_connections`` at once, and one lock
+    serialises every use of the session (its learner and its database). It
+    serves the page, the pool clips by id and a JSON API; never a file named
+    in a request.
 
     Parameters
     ----------
@@ -279,7 +296,16 @@ class LabelServer(ThreadingHTTPServer):
         Recorded with every label given through the page; None means the
         session's annotator.
     verbose : bool, default=False
-        Log each request to stderr.
+        Log each request, time-outs and dropped connections to stderr.
+    connection_timeout : float, default=30
+        Seconds any read or write on a connection may wait. An idle
+        connection (kept alive between requests, or opened and left silent)
+        is closed after that long, as is one that stalls in the middle of a
+        request.
+    max_connections : int, default=64
+        Connections served at once, one thread each. Further connections
+        wait, unanswered, in the listen queue (``request_queue_size``, 128)
+        until one of them closes.
 
     Attributes
     ----------
@@ -298,17 +324,30 @@ class LabelServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
 
-    def __init__(self, session, host="127.0.0.1", port=0, *, annotator=None, verbose=False):
+    def __init__(self, session, host="127.0.0.1", port=0, *, annotator=None, verbose=False,
+                 connection_timeout=30, max_connections=64):
+        if (not isinstance(connection_timeout, numbers.Real)
+                or isinstance(connection_timeout, bool)
+                or not 0 < connection_timeout < float("inf")):
+            raise ValueError(f"connection_timeout must be a positive number of seconds, got "
+                             f"{connection_timeout!r}")
+        if (not isinstance(max_connections, numbers.Integral) or isinstance(max_connections, bool)
+                or max_connections < 1):
+            raise ValueError(f"max_connections must be a positive integer, got "
+                             f"{max_connections!r}")
         if ":" in host and not host.startswith("["):
-            import socket
-
             self.address_family = socket.AF_INET6
         self.session = session
         self.annotator = annotator
         self.verbose = verbose
+        self.connection_timeout = float(connection_timeout)
+        self.max_connections = int(max_connections)
         self.lock = threading.RLock()
         self.static = _load_static()
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+        self._stopping = threading.Event()
         super().__init__((host.strip("[]"), port), _Handler)
         self.host = host.strip("[]")
         self.port = self.server_address[1]
@@ -319,6 +358,44 @@ class LabelServer(ThreadingHTTPServer):
             self.allowed_hosts = {f"{name}:{self.port}" for name in names}
         else:
             self.allowed_hosts = None  # reachable under names this server cannot know
+
+    # -- one thread per connection, at most max_connections -----------------
+
+    def process_request(self, request, client_address):
+        """Serve a connection in a new thread once fewer than ``max_connections`` run.
+
+        Waiting here stops accepting: further connections wait in the listen
+        queue.
+        """
+        while not self._slots.acquire(timeout=0.1):
+            if self._stopping.is_set():
+                self.shutdown_request(request)
+                return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address):
+        """A client that resets or stalls is no error of the server: log it only when verbose."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            if self.verbose:
+                sys.stderr.write(f"connection from {client_address[0]} dropped: {error!r}\n")
+            return
+        super().handle_error(request, client_address)
+
+    def shutdown(self):
+        """Stop :meth:`serve_forever`, also while it waits for a free connection slot."""
+        self._stopping.set()
+        super().shutdown()
 
     def state(self):
         """The JSON the page shows: queue, classes and progress.
