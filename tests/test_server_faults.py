@@ -270,3 +270,23 @@ def test_a_slow_reader_gets_all_of_a_long_clip(tmp_path):
     finally:
         _stop(server, thread)
         session.close()
+
+
+# -- hostile bodies ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body, expected", [
+    (b"[" * 10_000, 400),
+    (b'{"id": ' + b"[" * 10_000, 400),
+    (b'{"id": 1, "label": ' + b'{"x": ' * 2_000 + b"1" + b"}" * 2_000 + b"}", 400),
+    (b"[" * 100_000, 413),  # larger than any request body the server reads
+])
+def test_deeply_nested_json_is_refused_with_400_not_500(serve, session, body, expected):
+    server = serve()
+    status, data = _request(server.port, "POST", "/api/label", body, timeout=10)
+    assert status == expected, data
+    message = json.loads(data)["error"]
+    if expected == 400:
+        assert "nested too deeply" in message
+    assert session.labels() == []
+    assert _request(server.port, "GET", "/api/state", timeout=10)[0] == 200

@@ -229,6 +229,11 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.loads(body.decode("utf-8")) if body else {}
         except (UnicodeDecodeError, ValueError):
             raise _HTTPError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
+        except RecursionError:
+            raise _HTTPError(
+                HTTPStatus.BAD_REQUEST,
+                'the JSON body is nested too deeply; send one flat object such as '
+                '{"id": 3, "label": "dog"}') from None
         if not isinstance(payload, dict):
             raise _HTTPError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
         return payload
