@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import threading
 import urllib.error
@@ -48,8 +49,8 @@ def cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("cache"))
 
 
-def _serve(session, **kwargs):
-    server = LabelServer(session, "127.0.0.1", 0, **kwargs)
+def _serve(session, host="127.0.0.1", **kwargs):
+    server = LabelServer(session, host, 0, **kwargs)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return server, thread
@@ -111,6 +112,7 @@ def test_state_label_undo_and_clips_over_http(served):
     status, headers, body = _request(server, "GET", "/")
     assert status == 200 and b"<script src=\"/static/app.js\">" in body
     assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
 
 
 @pytest.mark.parametrize("method, path, body, headers, expected", [
@@ -182,6 +184,120 @@ def test_only_pool_clips_are_served(served, tmp_path):
         assert _request(server, "GET", f"/clip/{i}")[0] == 200
 
 
+# -- who may ask: the Host and Origin checks, the access token ------------------
+
+
+@pytest.fixture
+def served_everywhere(clips, cache, tmp_path):
+    """A server bound to 0.0.0.0 (reachable from other machines), asked on 127.0.0.1."""
+    paths, _ = clips
+    session = DurableSession.create(tmp_path / "s.sqlite", paths, CLASSES, random_state=0,
+                                    cache=cache, annotator="tester")
+    server, thread = _serve(session, "0.0.0.0")
+    yield server, session
+    _stop(server, thread)
+    session.close()
+
+
+def test_a_server_reachable_from_elsewhere_requires_its_token(served_everywhere):
+    server, session = served_everywhere
+    token = server.token
+    assert isinstance(token, str) and len(token) >= 32
+    assert server.url == f"http://0.0.0.0:{server.port}/?token={token}"
+    first = server.state()["queue"][0]["id"]
+    answers = []
+
+    def ask(method, path, body=None, headers=None):
+        status, _, data = _request(server, method, path, body, headers)
+        answers.append(data)
+        return status, data
+
+    # The page itself (the same for everyone, no data) loads without the token.
+    for path in ("/", "/static/app.js", "/static/style.css"):
+        assert ask("GET", path)[0] == 200
+    # Everything that reads or changes the session needs it.
+    for method, path, body in [("GET", "/api/state", None), ("GET", f"/clip/{first}", None),
+                               ("GET", "/labels.csv", None), ("HEAD", "/api/state", None),
+                               ("POST", "/api/label", {"id": first, "label": "dog"}),
+                               ("POST", "/api/undo", {}), ("GET", "/etc/passwd", None)]:
+        status, data = ask(method, path, body)
+        assert status == 403, (method, path)
+        if method != "HEAD":
+            assert "?token=" in json.loads(data)["error"]
+        status, data = ask(method, path, body, {"X-Skaloe-Token": token[:-1] + "A"})
+        assert status == 403
+        status, data = ask(method, path + "?token=not-it", body)
+        assert status == 403
+    assert session.labels() == []
+    # With the token, as a header (the page's API calls) or in the query (its audio).
+    assert ask("GET", "/api/state", headers={"X-Skaloe-Token": token})[0] == 200
+    assert ask("GET", f"/clip/{first}?token={token}")[0] == 200
+    assert ask("GET", f"/labels.csv?token={token}")[0] == 200
+    status, _ = ask("POST", "/api/label", {"id": first, "label": "dog"},
+                    {"X-Skaloe-Token": token, "Origin": f"http://127.0.0.1:{server.port}"})
+    assert status == 200 and len(session.labels()) == 1
+    # The Host and Origin checks stay on, token or not.
+    for headers in [{"Origin": "http://evil.example"}, {"Origin": "null"},
+                    {"Origin": f"http://evil.example:{server.port}"},
+                    {"Host": f"evil.example:{server.port}"},
+                    {"Host": "127.0.0.1:1"}]:
+        status, _ = ask("POST", "/api/undo", {}, {"X-Skaloe-Token": token, **headers})
+        assert status == 403, headers
+    assert len(session.labels()) == 1
+    # Names this machine is reached by, and any IP address typed in the address bar.
+    for host in (socket.gethostname(), "localhost", "127.0.0.1", "192.0.2.7", "[fe80::1]"):
+        status, _ = ask("GET", "/api/state", headers={"X-Skaloe-Token": token,
+                                                        "Host": f"{host}:{server.port}"})
+        assert status == 200, host
+    # No answer gives the token away.
+    assert not any(token.encode() in data for data in answers)
+
+
+def test_loopback_needs_no_token_unless_asked(served, clips, cache, tmp_path):
+    server, session = served
+    assert server.token is None and server.url == f"http://127.0.0.1:{server.port}/"
+    guarded = LabelServer(session, "127.0.0.1", 0, require_token=True)
+    try:
+        assert guarded.url.endswith(f"/?token={guarded.token}")
+    finally:
+        guarded.server_close()
+    with pytest.raises(ValueError, match="reachable from other machines"):
+        LabelServer(session, "0.0.0.0", 0, require_token=False)
+    with pytest.raises(ValueError, match="not a host name"):
+        LabelServer(session, "0.0.0.0", 0, extra_hosts=["http://labels.example.org"])
+
+
+@pytest.mark.parametrize("port", [80, 443])
+def test_host_check_on_the_default_ports_accepts_a_host_without_port(port):
+    from skaloe.labeling._server import _LOOPBACK_NAMES, _host_allowed, _same_origin
+
+    names = _LOOPBACK_NAMES
+    for host in ("127.0.0.1", "localhost", "[::1]", "LocalHost", "localhost.",
+                 f"127.0.0.1:{port}", f"localhost:{port}"):
+        assert _host_allowed(host, port, names), host
+    for host in ("127.0.0.1:8765", "evil.example", f"evil.example:{port}", "127.0.0.2",
+                 "user@127.0.0.1", "127.0.0.1/", "[::1", "", None, "192.0.2.7"):
+        assert not _host_allowed(host, port, names), host
+    assert _same_origin("http://127.0.0.1", "127.0.0.1")
+    assert _same_origin("http://localhost:80", "localhost")
+    assert not _same_origin("https://127.0.0.1", "127.0.0.1:80")
+    assert not _same_origin("http://evil.example", "127.0.0.1")
+
+
+def test_host_check_elsewhere_takes_ip_addresses_but_not_other_names():
+    from skaloe.labeling._server import _host_allowed
+
+    names = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "labeling-box"}
+    assert not _host_allowed("127.0.0.1", 8765, names)  # no port: 80, not this server
+    for host in ("labeling-box:8765", "192.0.2.7:8765", "[2001:db8::1]:8765",
+                 "0.0.0.0:8765"):
+        assert _host_allowed(host, 8765, names, any_address=True), host
+        assert not _host_allowed(host.replace("8765", "8766"), 8765, names, any_address=True)
+    for host in ("evil.example:8765", "192.0.2.7.evil.example:8765", "[evil]:8765"):
+        assert not _host_allowed(host, 8765, names, any_address=True), host
+    assert not _host_allowed("192.0.2.7:8765", 8765, names)  # loopback servers: names only
+
+
 # -- the command line ------------------------------------------------------------
 
 
@@ -218,6 +334,44 @@ def test_cli_creates_serves_resumes_and_exports(clips, cache, tmp_path, capsys):
     lines = csv_path.read_text().splitlines()
     assert len(lines) == 3 and lines[1].split(",")[2:4] == ["dog", "cli"]
     assert "resuming" in capsys.readouterr().out
+
+
+def test_cli_on_every_interface_prints_the_address_with_its_token(clips, cache, tmp_path,
+                                                                   capsys):
+    _, list_file = clips
+    seen = {}
+
+    def ask(server):
+        def work():
+            try:
+                plain = _request(server, "GET", "/api/state")[0]
+                given = _request(server, "GET", "/api/state",
+                                 headers={"X-Skaloe-Token": server.token})[0]
+                seen["status"] = (plain, given)
+                seen["token"] = server.token
+            finally:
+                server.shutdown()
+
+        threading.Thread(target=work, daemon=True).start()
+
+    from skaloe.cli import _build_parser, run_label
+
+    args = _build_parser().parse_args(
+        ["label", list_file, "--db", str(tmp_path / "l.sqlite"), "--classes", "dog,cat",
+         "--host", "0.0.0.0", "--port", "0", "--cache", cache, "--allow-host", "labels.lan"])
+    assert run_label(args, ready=ask) == 0
+    assert seen["status"] == (403, 200)
+    captured = capsys.readouterr()
+    assert f"/?token={seen['token']} to label" in captured.out
+    assert "reachable from other machines" in captured.err
+    assert f"this machine's name ({socket.gethostname()})" in captured.err
+
+
+def test_cli_refuses_an_allowed_host_that_is_no_host_name(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["label", "--db", str(tmp_path / "l.sqlite"), "--allow-host", "http://x.org/"])
+    assert exc.value.code == 2
+    assert "--allow-host: 'http://x.org/' is not a host name" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -358,6 +512,49 @@ def test_browser_labels_reloads_undoes_and_resumes(clips, cache, tmp_path):
         _wait_labels(driver, 4)
         assert len(session.labels()) == 4
         assert [(r["position"], r["label"]) for r in session.labels()][:3] == given[:3]
+    finally:
+        driver.quit()
+        _stop(server, thread)
+        session.close()
+
+
+def test_browser_sends_the_token_of_its_address_with_every_request(clips, cache, tmp_path):
+    paths, _ = clips
+    session = DurableSession.create(tmp_path / "web.sqlite", paths, CLASSES, random_state=0,
+                                    cache=cache)
+    server, thread = _serve(session, "0.0.0.0", annotator="browser")
+    driver = _chromium_driver()
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = f"http://127.0.0.1:{server.port}/"
+        driver.get(page + "?token=" + server.token)
+        _wait_labels(driver, 0)
+        driver.find_element(By.CSS_SELECTOR, "li.clip.current button.label").click()
+        _wait_labels(driver, 1)
+        driver.find_element(By.TAG_NAME, "body").send_keys("2")
+        _wait_labels(driver, 2)
+        # The browser's own requests for the audio and the CSV carry the token too.
+        driver.execute_script(
+            "const a = document.querySelector('.clip.current audio');"
+            "a.preload = 'auto'; a.load();")
+        WebDriverWait(driver, 20).until(lambda d: d.execute_script(
+            "return document.querySelector('.clip.current audio').readyState >= 1"))
+        href = driver.find_element(By.ID, "export").get_attribute("href")
+        assert href == page + "labels.csv?token=" + server.token
+        status = driver.execute_async_script(
+            "fetch(arguments[0]).then((r) => arguments[1](r.status));", href)
+        assert status == 200
+        driver.find_element(By.ID, "undo").click()
+        _wait_labels(driver, 1)
+        assert len(session.labels()) == 1
+
+        # Without the token the page loads, and says what is missing.
+        driver.get(page)
+        WebDriverWait(driver, 20).until(
+            lambda d: "?token=" in d.find_element(By.ID, "status").text)
+        assert len(session.labels()) == 1
     finally:
         driver.quit()
         _stop(server, thread)

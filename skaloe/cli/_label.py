@@ -73,9 +73,18 @@ def add_parser(sub):
                             "give the same queries")
     label.add_argument("--host", default="127.0.0.1",
                        help="address to serve on (default: 127.0.0.1, this machine only; "
-                            "0.0.0.0 lets anyone on the network listen and label)")
+                            "0.0.0.0 lets other machines reach the page, and then the printed "
+                            "address carries a secret token that every request must send)")
     label.add_argument("--port", type=_non_negative_int, default=8765,
                        help="port to serve on; 0 picks a free one (default: 8765)")
+    label.add_argument("--token", action="store_true",
+                       help="require the secret token on 127.0.0.1 too, against other users "
+                            "of a shared machine (always required with another --host)")
+    label.add_argument("--allow-host", action="append", default=None, metavar="NAME",
+                       type=_host_name_option,
+                       help="another name this machine is reached by (a DNS alias), accepted "
+                            "in the Host header besides its host name and IP addresses; "
+                            "may be repeated")
     label.add_argument("--annotator", default=None, metavar="NAME",
                        help="name recorded with every label (default: your user name)")
     label.add_argument("--export-csv", default=None, metavar="FILE",
@@ -86,6 +95,21 @@ def add_parser(sub):
     label.set_defaults(func=run_label)
 
 
+def _host_name_option(text):
+    """``--allow-host``: a host name without scheme or port."""
+    import argparse
+
+    from ..labeling._server import _extra_host
+
+    try:
+        _extra_host(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a host name; give a name without scheme or port, e.g. "
+            "labels.example.org") from None
+    return text
+
+
 def _label_pool(source):
     """What ``DurableSession`` takes as pool: an .npz path or a list of audio paths."""
     if not os.path.exists(source):
@@ -94,6 +118,31 @@ def _label_pool(source):
         return source
     paths, _, _, _ = _read_audio_input(source, "label")
     return paths
+
+
+def _print_access_note(server):
+    """Say on stderr when the page needs its token, and who can reach it."""
+    import ipaddress
+    import socket
+
+    if server.token is None:
+        return
+    note = "skaloe label: note: "
+    if server.local_only:
+        print(note + "the address below carries a secret token that every request must send",
+              file=sys.stderr)
+        return
+    print(note + f"serving on {server.host}, reachable from other machines: the address "
+          "below carries a secret token that every request must send; anyone who has it can "
+          "listen to the clips and label them, so share it with labelers only",
+          file=sys.stderr)
+    try:
+        unspecified = ipaddress.ip_address(server.host).is_unspecified
+    except ValueError:
+        unspecified = False
+    if unspecified:
+        print(note + f"from another machine, replace {server.host} with this machine's name "
+              f"({socket.gethostname()}) or one of its IP addresses", file=sys.stderr)
 
 
 def run_label(args, out=None, *, ready=None):
@@ -189,14 +238,12 @@ def run_label(args, out=None, *, ready=None):
             return 0
         try:
             server = LabelServer(session, args.host, args.port, annotator=args.annotator,
-                                 verbose=bool(args.verbose))
+                                 verbose=bool(args.verbose), require_token=args.token or None,
+                                 extra_hosts=args.allow_host)
         except OSError as exc:
             raise CLIError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
                            ) from None
-        if server.allowed_hosts is None:
-            print(f"skaloe label: note: serving on {args.host}, not only this machine: "
-                  "anyone who reaches it can listen to the clips and label them",
-                  file=sys.stderr)
+        _print_access_note(server)
         say(f"skaloe label: open {server.url} to label (Ctrl+C to stop; every label is "
             f"saved in {db} as you go)")
         try:

@@ -10,21 +10,30 @@ Routes (nothing else is served; no route takes a file path):
 - ``POST /api/undo`` with ``{}``.
 
 Errors are JSON ``{"error": "..."}`` with a 4xx status: 400 malformed
-request, 403 foreign Host or Origin, 404 unknown route or clip, 405 wrong
-method, 409 conflict (clip already labeled, nothing to undo), 411/413
-missing or oversized body, 415 a body that is not JSON.
+request, 403 foreign Host or Origin or a missing access token, 404 unknown
+route or clip, 405 wrong method, 409 conflict (clip already labeled, nothing
+to undo), 411/413 missing or oversized body, 415 a body that is not JSON.
+
+A server reachable from other machines has an access token: every request
+but the page itself (``/`` and its two static files) must carry it, as the
+``X-Skaloe-Token`` header or the ``token`` query parameter.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
+import numbers
 import os
 import re
+import secrets
+import socket
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["LabelServer"]
 
@@ -35,9 +44,15 @@ _STATIC = {
     "/static/style.css": ("style.css", "text/css; charset=utf-8"),
 }
 _MAX_BODY = 16 * 1024
+_WRITE_CHUNK = 64 * 1024
 _CLIP = re.compile(r"/clip/([^/]*)")
 _API_POST = ("/api/label", "/api/undo")
 _API_GET = ("/api/state", "/labels.csv")
+_TOKEN_HEADER = "X-Skaloe-Token"
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# A Host header or an origin's host[:port]: a name or an IPv4 address, or an
+# IPv6 address in brackets; nothing else (no user info, no path).
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::([0-9]{1,5}))?")
 
 
 def _is_loopback(host):
@@ -47,6 +62,100 @@ def _is_loopback(host):
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_ip_address(name):
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_name(name):
+    """A host name as the Host check compares it: lower case, IPv6 without brackets."""
+    name = name.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return ipaddress.ip_address(name).compressed
+    except ValueError:
+        return name
+
+
+def _parse_host(value):
+    """The ``(name, port)`` of a Host header value; None when it is malformed.
+
+    ``name`` is compared as :func:`_host_name` writes it; ``port`` is None when
+    the value has none.
+    """
+    if value is None:
+        return None
+    match = _HOST.fullmatch(value.strip().lower())
+    if match is None:
+        return None
+    name, port = match.groups()
+    if name.startswith("[") and not _is_ip_address(name[1:-1]):
+        return None
+    return _host_name(name), (None if port is None else int(port))
+
+
+def _host_allowed(host, port, names, *, any_address=False):
+    """Whether a request's Host header names this server.
+
+    Parameters
+    ----------
+    host : str or None
+        The Host header (``name``, ``name:port``, ``[ipv6]:port``).
+    port : int
+        The port the server listens on. A Host without a port means the
+        default port of HTTP or HTTPS, so it is accepted on ports 80 and 443
+        only.
+    names : set of str
+        The accepted names, as :func:`_host_name` writes them.
+    any_address : bool, default=False
+        Also accept any IP address literal. A browser sends one only when the
+        user typed the address, never through DNS rebinding.
+
+    Returns
+    -------
+    allowed : bool
+    """
+    parsed = _parse_host(host)
+    if parsed is None:
+        return False
+    name, given_port = parsed
+    if given_port is None:
+        if port not in (80, 443):
+            return False
+    elif given_port != port:
+        return False
+    return name in names or (any_address and _is_ip_address(name))
+
+
+def _extra_host(name):
+    """A name given in ``extra_hosts``, as :func:`_host_name` writes it."""
+    if isinstance(name, str):
+        if _is_ip_address(name.strip().strip("[]")):
+            return _host_name(name)
+        parsed = _parse_host(name)
+        if parsed is not None and parsed[1] is None:
+            return parsed[0]
+    raise ValueError(f"extra_hosts holds {name!r}, which is not a host name; give names "
+                     "without scheme or port, e.g. 'labels.example.org'")
+
+
+def _same_origin(origin, host):
+    """Whether an Origin header names the same host and port as the Host header."""
+    parts = urlsplit(origin)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    if default_port is None or parts.path or parts.query or parts.fragment:
+        return False
+    origin_host, host = _parse_host(parts.netloc), _parse_host(host)
+    if origin_host is None or host is None:
+        return False
+    return ((origin_host[0], origin_host[1] or default_port)
+            == (host[0], host[1] or default_port))
 
 
 class _HTTPError(Exception):
@@ -70,6 +179,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ----------------------------------------------------------
 
+    def setup(self):
+        # Every read and write on the connection gives up after this long:
+        # an idle keep-alive connection, or a client that stops sending in
+        # the middle of a request, is closed (TimeoutError, no answer).
+        self.timeout = self.server.connection_timeout
+        super().setup()
+
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         if self.server.verbose:
             super().log_message(format, *args)
@@ -81,6 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.send_header(
             "Content-Security-Policy",
             "default-src 'self'; media-src 'self'; object-src 'none'; frame-ancestors 'none'",
@@ -89,7 +206,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            # In pieces: the connection timeout then bounds each wait for the
+            # client to take more, not the whole transfer of a long clip.
+            for start in range(0, len(body), _WRITE_CHUNK):
+                self.wfile.write(body[start:start + _WRITE_CHUNK])
 
     def _json(self, status, payload, extra_headers=()):
         body = json.dumps(payload).encode()
@@ -102,23 +222,48 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.scheme or parts.netloc or not parts.path.startswith("/"):
             raise _HTTPError(HTTPStatus.BAD_REQUEST, "malformed request target")
+        self._check_token(parts)
         return parts.path
 
     def _check_host(self):
         """Refuse requests for another host name (DNS rebinding) or from another site."""
-        allowed = self.server.allowed_hosts
+        server = self.server
         host = self.headers.get("Host")
-        if allowed is not None and host not in allowed:
-            raise _HTTPError(HTTPStatus.FORBIDDEN, f"unexpected Host header {host!r}")
+        if not _host_allowed(host, server.port, server.allowed_hosts,
+                             any_address=not server.local_only):
+            raise _HTTPError(
+                HTTPStatus.FORBIDDEN,
+                f"unexpected Host header {host!r}; open the address printed by skaloe label "
+                f"({server.url.split('?')[0]})")
         origin = self.headers.get("Origin")
-        if origin is not None and self.command == "POST":
-            if origin == "null" or urlsplit(origin).netloc != host:
-                raise _HTTPError(HTTPStatus.FORBIDDEN, f"cross-origin request from {origin!r}")
+        if origin is not None and self.command == "POST" and not _same_origin(origin, host):
+            raise _HTTPError(HTTPStatus.FORBIDDEN, f"cross-origin request from {origin!r}")
+
+    def _check_token(self, parts):
+        """Refuse a request without the server's token, but for the page itself."""
+        expected = self.server.token
+        if expected is None or parts.path in self.server.static:
+            return
+        given = self.headers.get(_TOKEN_HEADER)
+        if given is None:
+            given = parse_qs(parts.query).get("token", [None])[-1]
+        if given is None:
+            raise _HTTPError(
+                HTTPStatus.FORBIDDEN,
+                "this server requires its access token: open the full address printed by "
+                "skaloe label, which ends in ?token=...")
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
+            raise _HTTPError(
+                HTTPStatus.FORBIDDEN,
+                "wrong access token: open the full address printed by skaloe label "
+                "(a restarted server has a new token)")
 
     def _dispatch(self, handler):
         try:
             self._check_host()
             handler()
+        except (ConnectionError, TimeoutError):
+            raise  # the client went away or stalled: nobody to answer
         except _HTTPError as exc:
             if self.command == "POST":
                 self.close_connection = True  # the body may be unread
@@ -213,6 +358,11 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.loads(body.decode("utf-8")) if body else {}
         except (UnicodeDecodeError, ValueError):
             raise _HTTPError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
+        except RecursionError:
+            raise _HTTPError(
+                HTTPStatus.BAD_REQUEST,
+                'the JSON body is nested too deeply; send one flat object such as '
+                '{"id": 3, "label": "dog"}') from None
         if not isinstance(payload, dict):
             raise _HTTPError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
         return payload
@@ -260,10 +410,11 @@ class _Handler(BaseHTTPRequestHandler):
 class LabelServer(ThreadingHTTPServer):
     """The labeling web page of a :class:`~skaloe.labeling.DurableSession`.
 
-    A threading HTTP server (standard library): each request runs in its own
-    thread, and one lock serialises every use of the session (its learner and
-    its database). It serves the page, the pool clips by id and a JSON API;
-    never a file named in a request.
+    A threading HTTP server (standard library): each connection is served by
+    its own thread, at most ``max_connections`` at once, and one lock
+    serialises every use of the session (its learner and its database). It
+    serves the page, the pool clips by id and a JSON API; never a file named
+    in a request.
 
     Parameters
     ----------
@@ -271,20 +422,53 @@ class LabelServer(ThreadingHTTPServer):
         The session to label.
     host : str, default="127.0.0.1"
         The address to bind. The default accepts connections from this
-        machine only; another address lets anyone who reaches it listen to
-        the clips and label them.
+        machine only. Another address (``0.0.0.0`` for every interface)
+        lets other machines reach the page, and then an access token is
+        required (see ``require_token``).
     port : int, default=0
         The port; 0 picks a free one (see ``url``).
     annotator : str, default=None
         Recorded with every label given through the page; None means the
         session's annotator.
     verbose : bool, default=False
-        Log each request to stderr.
+        Log each request, time-outs and dropped connections to stderr.
+    require_token : bool or None, default=None
+        Whether every request but the page itself must carry the secret
+        ``token`` (as the ``X-Skaloe-Token`` header or the ``token`` query
+        parameter; the page passes it on from its own address). None
+        requires it when ``host`` is not a loopback address, True on
+        loopback too (for a machine shared with other users); False is
+        refused for a non-loopback ``host``.
+    extra_hosts : list of str, default=None
+        More host names the page may be opened under (a DNS alias of this
+        machine, say), besides those listed under ``allowed_hosts``.
+    connection_timeout : float, default=30
+        Seconds any read or write on a connection may wait. An idle
+        connection (kept alive between requests, or opened and left silent)
+        is closed after that long, as is one that stalls in the middle of a
+        request.
+    max_connections : int, default=64
+        Connections served at once, one thread each. Further connections
+        wait, unanswered, in the listen queue (``request_queue_size``, 128)
+        until one of them closes.
 
     Attributes
     ----------
     url : str
-        The page's address, e.g. ``http://127.0.0.1:8765/``.
+        The page's address, with the token when one is required, e.g.
+        ``http://127.0.0.1:8765/`` or ``http://0.0.0.0:8765/?token=...``.
+    token : str or None
+        The access token (``secrets.token_urlsafe``, new at each start), or
+        None when none is required.
+    allowed_hosts : frozenset of str
+        The names accepted in the Host header (with the server's port, or
+        without one on ports 80 and 443): ``localhost``, ``127.0.0.1``,
+        ``::1`` and ``host``; when ``host`` is not loopback, also this
+        machine's host name (``socket.gethostname()``), ``extra_hosts``,
+        and any IP address literal (a browser sends one only when the user
+        typed it, never through DNS rebinding).
+    local_only : bool
+        Whether ``host`` is a loopback address (this machine only).
     lock : threading.RLock
         Held around every use of the session.
 
@@ -298,27 +482,94 @@ class LabelServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
 
-    def __init__(self, session, host="127.0.0.1", port=0, *, annotator=None, verbose=False):
-        if ":" in host and not host.startswith("["):
-            import socket
-
+    def __init__(self, session, host="127.0.0.1", port=0, *, annotator=None, verbose=False,
+                 require_token=None, extra_hosts=None, connection_timeout=30,
+                 max_connections=64):
+        if (not isinstance(connection_timeout, numbers.Real)
+                or isinstance(connection_timeout, bool)
+                or not 0 < connection_timeout < float("inf")):
+            raise ValueError(f"connection_timeout must be a positive number of seconds, got "
+                             f"{connection_timeout!r}")
+        if (not isinstance(max_connections, numbers.Integral) or isinstance(max_connections, bool)
+                or max_connections < 1):
+            raise ValueError(f"max_connections must be a positive integer, got "
+                             f"{max_connections!r}")
+        bound = host.strip("[]")
+        local = _is_loopback(bound)
+        if require_token is None:
+            require_token = not local
+        elif not require_token and not local:
+            raise ValueError(
+                f"host {host!r} is reachable from other machines, so the access token is "
+                "required; use require_token=None or True, or serve on 127.0.0.1")
+        names = set(_LOOPBACK_NAMES) | {_host_name(bound)}
+        if not local:
+            names.add(_host_name(socket.gethostname()))
+        if isinstance(extra_hosts, str):
+            raise TypeError(f"extra_hosts must be a list of host names, got the string "
+                            f"{extra_hosts!r}")
+        names.update(_extra_host(name) for name in extra_hosts or ())
+        if ":" in bound:
             self.address_family = socket.AF_INET6
         self.session = session
         self.annotator = annotator
         self.verbose = verbose
+        self.connection_timeout = float(connection_timeout)
+        self.max_connections = int(max_connections)
         self.lock = threading.RLock()
         self.static = _load_static()
-        super().__init__((host.strip("[]"), port), _Handler)
-        self.host = host.strip("[]")
+        self.local_only = local
+        self.token = secrets.token_urlsafe(24) if require_token else None
+        self.allowed_hosts = frozenset(names)
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+        self._stopping = threading.Event()
+        super().__init__((bound, port), _Handler)
+        self.host = bound
         self.port = self.server_address[1]
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{shown}:{self.port}/"
-        if _is_loopback(self.host):
-            names = {"localhost", "127.0.0.1", "[::1]", shown}
-            self.allowed_hosts = {f"{name}:{self.port}" for name in names}
-        else:
-            self.allowed_hosts = None  # reachable under names this server cannot know
+        if self.token is not None:
+            self.url += f"?token={self.token}"
+
+    # -- one thread per connection, at most max_connections -----------------
+
+    def process_request(self, request, client_address):
+        """Serve a connection in a new thread once fewer than ``max_connections`` run.
+
+        Waiting here stops accepting: further connections wait in the listen
+        queue.
+        """
+        while not self._slots.acquire(timeout=0.1):
+            if self._stopping.is_set():
+                self.shutdown_request(request)
+                return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address):
+        """A client that resets or stalls is no error of the server: log it only when verbose."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            if self.verbose:
+                sys.stderr.write(f"connection from {client_address[0]} dropped: {error!r}\n")
+            return
+        super().handle_error(request, client_address)
+
+    def shutdown(self):
+        """Stop :meth:`serve_forever`, also while it waits for a free connection slot."""
+        self._stopping.set()
+        super().shutdown()
 
     def state(self):
         """The JSON the page shows: queue, classes and progress.

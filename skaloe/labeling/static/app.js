@@ -4,7 +4,15 @@
 let state = null;
 let busy = false;
 
+// A server reachable from other machines wants its access token, given in the
+// page's own address (?token=...), with every request but the page itself.
+const token = new URLSearchParams(window.location.search).get("token");
+
 const $ = (id) => document.getElementById(id);
+
+function withToken(url) {
+  return token === null ? url : url + "?token=" + encodeURIComponent(token);
+}
 
 function setStatus(text) {
   $("status").textContent = text || "";
@@ -12,6 +20,7 @@ function setStatus(text) {
 
 async function call(method, url, body) {
   const options = { method, headers: {} };
+  if (token !== null) options.headers["X-Skaloe-Token"] = token;
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -57,7 +66,7 @@ function render(next) {
       const audio = document.createElement("audio");
       audio.controls = true;
       audio.preload = "none";
-      audio.src = "/clip/" + clip.id;
+      audio.src = withToken("/clip/" + clip.id);
       item.append(audio);
     }
     const buttons = document.createElement("div");
@@ -112,6 +121,7 @@ function undo() {
 }
 
 $("undo").addEventListener("click", undo);
+$("export").href = withToken("/labels.csv");
 
 document.addEventListener("keydown", (event) => {
   if (!state || event.altKey || event.metaKey) return;
