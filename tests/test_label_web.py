@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from ci_support import require, unavailable
+from server_support import start_server, stop_server
 from skaloe.cli import main
 from skaloe.labeling import DurableSession, LabelServer
 
@@ -49,27 +50,14 @@ def cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("cache"))
 
 
-def _serve(session, host="127.0.0.1", **kwargs):
-    server = LabelServer(session, host, 0, **kwargs)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    return server, thread
-
-
-def _stop(server, thread):
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-
-
 @pytest.fixture
 def served(clips, cache, tmp_path):
     paths, _ = clips
     session = DurableSession.create(tmp_path / "s.sqlite", paths, CLASSES, random_state=0,
                                     cache=cache, annotator="tester")
-    server, thread = _serve(session)
+    server, thread = start_server(session)
     yield server, session
-    _stop(server, thread)
+    stop_server(server, thread)
     session.close()
 
 
@@ -193,9 +181,9 @@ def served_everywhere(clips, cache, tmp_path):
     paths, _ = clips
     session = DurableSession.create(tmp_path / "s.sqlite", paths, CLASSES, random_state=0,
                                     cache=cache, annotator="tester")
-    server, thread = _serve(session, "0.0.0.0")
+    server, thread = start_server(session, "0.0.0.0")
     yield server, session
-    _stop(server, thread)
+    stop_server(server, thread)
     session.close()
 
 
@@ -461,7 +449,7 @@ def test_browser_labels_reloads_undoes_and_resumes(clips, cache, tmp_path):
     from_db = tmp_path / "web.sqlite"
     paths, _ = clips
     session = DurableSession.create(from_db, paths, CLASSES, random_state=0, cache=cache)
-    server, thread = _serve(session, annotator="browser")
+    server, thread = start_server(session, annotator="browser")
     driver = _chromium_driver()
     try:
         from selenium.webdriver.common.by import By
@@ -498,12 +486,12 @@ def test_browser_labels_reloads_undoes_and_resumes(clips, cache, tmp_path):
         _wait_labels(driver, 3)
         assert [(r["position"], r["label"]) for r in session.labels()] == given[:3]
         queue_after_undo = _queue_ids(driver)
-        _stop(server, thread)
+        stop_server(server, thread)
         session.close()
 
         # A new server from the database alone: nothing was lost.
         session = DurableSession(from_db)
-        server, thread = _serve(session, annotator="browser")
+        server, thread = start_server(session, annotator="browser")
         driver.get(server.url)
         _wait_labels(driver, 3)
         assert _queue_ids(driver) == queue_after_undo
@@ -514,7 +502,7 @@ def test_browser_labels_reloads_undoes_and_resumes(clips, cache, tmp_path):
         assert [(r["position"], r["label"]) for r in session.labels()][:3] == given[:3]
     finally:
         driver.quit()
-        _stop(server, thread)
+        stop_server(server, thread)
         session.close()
 
 
@@ -522,7 +510,7 @@ def test_browser_sends_the_token_of_its_address_with_every_request(clips, cache,
     paths, _ = clips
     session = DurableSession.create(tmp_path / "web.sqlite", paths, CLASSES, random_state=0,
                                     cache=cache)
-    server, thread = _serve(session, "0.0.0.0", annotator="browser")
+    server, thread = start_server(session, "0.0.0.0", annotator="browser")
     driver = _chromium_driver()
     try:
         from selenium.webdriver.common.by import By
@@ -557,5 +545,5 @@ def test_browser_sends_the_token_of_its_address_with_every_request(clips, cache,
         assert len(session.labels()) == 1
     finally:
         driver.quit()
-        _stop(server, thread)
+        stop_server(server, thread)
         session.close()

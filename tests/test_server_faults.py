@@ -15,6 +15,7 @@ from http.client import HTTPConnection
 import numpy as np
 import pytest
 
+from server_support import start_server, stop_server
 from skaloe.labeling import DurableSession, LabelServer
 
 CLASSES = ["a", "b", "c"]
@@ -33,32 +34,18 @@ def session(tmp_path):
     session.close()
 
 
-def _start(session, **kwargs):
-    server = LabelServer(session, "127.0.0.1", 0, **kwargs)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    return server, thread
-
-
-def _stop(server, thread):
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
-    assert not thread.is_alive(), "serve_forever did not stop"
-
-
 @pytest.fixture
 def serve(session):
     """``serve(**kwargs)`` starts a LabelServer on 127.0.0.1; stopped after the test."""
     started = []
 
     def start(**kwargs):
-        started.append(_start(session, **kwargs))
+        started.append(start_server(session, **kwargs))
         return started[-1][0]
 
     yield start
     for server, thread in started:
-        _stop(server, thread)
+        stop_server(server, thread)
 
 
 def _request(port, method, path, body=None, timeout=30):
@@ -246,7 +233,7 @@ def test_a_slow_reader_gets_all_of_a_long_clip(tmp_path):
     paths = [str(long_clip)] * 3
     session = DurableSession.create(tmp_path / "long.sqlite", paths, CLASSES,
                                     embeddings=np.eye(3, dtype=np.float32))
-    server, thread = _start(session, connection_timeout=0.5)
+    server, thread = start_server(session, connection_timeout=0.5)
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
@@ -268,7 +255,7 @@ def test_a_slow_reader_gets_all_of_a_long_clip(tmp_path):
         assert len(body) == size, f"{len(body)} of {size} bytes"
         assert elapsed > 1  # the transfer took longer than the timeout, as meant
     finally:
-        _stop(server, thread)
+        stop_server(server, thread)
         session.close()
 
 
