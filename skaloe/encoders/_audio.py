@@ -6,8 +6,10 @@ chunk, so a large pool never sits in memory as audio all at once.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 
 import numpy as np
 
@@ -118,6 +120,13 @@ def _check_array_clip(x, index):
     return x
 
 
+def _where(path, index):
+    """How messages name a clip: its path and position in X, or its position."""
+    if path is None:
+        return f"X[{index}]"
+    return f"Audio file {path!r}" + ("" if index is None else f" (X[{index}])")
+
+
 def prepare_waveform(x, index, sample_rate):
     """Validate one in-memory clip and return it as float32 mono at 16 kHz."""
     x = _check_array_clip(np.asarray(x), index)
@@ -146,13 +155,48 @@ def resample(x, sample_rate):
     ).astype(np.float32, copy=False)
 
 
+def regular_file_stat(path):
+    """``(os.stat(path), None)`` for a regular file, else ``(None, what it is)``.
+
+    The second item completes a sentence about ``path``: "is a directory, not
+    an audio file", "is a named pipe ...", "is a symbolic link that loops". The
+    file is never opened, so a named pipe cannot block.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "is a symbolic link that loops (it leads back to itself)"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return None, f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None, "does not exist"
+        return None, f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(st.st_mode):
+        return st, None
+    if stat.S_ISDIR(st.st_mode):
+        return None, "is a directory, not an audio file"
+    if stat.S_ISFIFO(st.st_mode):
+        return None, ("is a named pipe (FIFO), not an audio file; skaloe does not read pipes "
+                      "(they block until written to): save the audio to a file first")
+    if stat.S_ISSOCK(st.st_mode):
+        return None, "is a socket, not an audio file"
+    return None, "is a device, not an audio file"
+
+
+def stat_audio_file(path, index):
+    """``os.stat`` of an audio file, or FileNotFoundError saying what the path is."""
+    st, problem = regular_file_stat(path)
+    if problem is not None:
+        raise FileNotFoundError(
+            f"{_where(path, index)} {problem}; check the path or remove it from X."
+        )
+    return st
+
+
 def read_audio_file(path, index):
     """Decode a file to float32 mono at 16 kHz, with errors naming the file."""
-    if not os.path.isfile(path):
-        what = "is a directory, not an audio file" if os.path.isdir(path) else "does not exist"
-        raise FileNotFoundError(
-            f"Audio file {path!r} (X[{index}]) {what}; check the path or remove it from X."
-        )
+    stat_audio_file(path, index)
     import soundfile
 
     try:
@@ -202,13 +246,7 @@ def clip_key(clip, index, sample_rate):
     """
     h = hashlib.sha256()  # hardware-accelerated on current CPUs: ~1.5 GB/s a core
     if isinstance(clip, str):
-        try:
-            st = os.stat(clip)
-        except OSError:
-            raise FileNotFoundError(
-                f"Audio file {clip!r} (X[{index}]) does not exist; check the path or "
-                "remove it from X."
-            ) from None
+        st = stat_audio_file(clip, index)
         h.update(b"file\0")
         h.update(os.path.abspath(clip).encode("utf8", "surrogateescape"))
         h.update(f"\0{st.st_size}\0{st.st_mtime_ns}".encode())
@@ -225,8 +263,10 @@ def clip_key(clip, index, sample_rate):
 def wav_file_bytes(path):
     """The bytes of ``path`` if it is a WAV file (RIFF/RF64 WAVE), else None.
 
-    Raises OSError when the file cannot be read.
+    Raises OSError when the file cannot be read, or is no regular file (a named
+    pipe is never opened).
     """
+    stat_audio_file(path, None)
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
