@@ -49,6 +49,114 @@ def embed(X, **params):
     return EncoderTransformer(**params).fit_transform(X)
 
 
+# -- 1. symbolic-link cycles in a class folder ----------------------------------
+
+
+@needs_symlinks
+def test_folder_link_to_itself_lists_each_file_once(tmp_path):
+    """A class folder holding ``self -> .`` listed 42 clips for 2 files."""
+    a = write_wav(tmp_path / "cls1" / "a.wav", tone(0))
+    b = write_wav(tmp_path / "cls1" / "b.wav", tone(1))
+    os.symlink(".", tmp_path / "cls1" / "self")
+    with pytest.warns(UserWarning, match=r"(?s)self.*already listed"):
+        filenames, target = load_audio_folder(tmp_path, return_X_y=True)
+    assert filenames.tolist() == [a, b]
+    assert target.tolist() == [0, 0]
+
+
+_CYCLE_SCRIPT = """
+import os, sys, warnings
+from skaloe.datasets import load_audio_folder
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    files, target = load_audio_folder(sys.argv[1], return_X_y=True)
+for f, t in zip(files, target):
+    print(t, os.path.relpath(f, sys.argv[1]))
+for w in caught:
+    print("WARNING", w.message)
+"""
+
+
+@needs_symlinks
+def test_folder_links_up_and_across_classes_end(tmp_path):
+    """``up -> ..`` plus ``side -> ../cls1`` made the walk (and skaloe embed) run forever.
+
+    Each real folder is walked once and each real file listed once, under the
+    class folder that holds it; a link to a file of another class is skipped.
+    Run in a fresh interpreter with a time limit, so a regression fails instead
+    of hanging the test session.
+    """
+    root = tmp_path / "data"
+    write_wav(root / "cls1" / "a.wav", tone(0))
+    write_wav(root / "cls1" / "deeper" / "b.wav", tone(1))
+    write_wav(root / "cls2" / "c.wav", tone(2))
+    os.symlink("..", root / "cls1" / "up")
+    os.symlink("../cls1", root / "cls2" / "side")
+    os.symlink("../cls1/a.wav", root / "cls2" / "again.wav")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", _CYCLE_SCRIPT, str(root)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    listed = [line for line in lines if not line.startswith("WARNING")]
+    assert listed == ["0 cls1/a.wav", f"0 {os.path.join('cls1', 'deeper', 'b.wav')}",
+                      "1 cls2/c.wav"]
+    warning = "\n".join(line for line in lines if line.startswith("WARNING"))
+    for skipped in ("up", "side", "again.wav"):
+        assert skipped in warning
+
+
+@needs_symlinks
+def test_cli_embed_ends_on_a_folder_with_link_cycles(tmp_path):
+    """``skaloe embed`` on the folder of the previous test hung until killed."""
+    root = tmp_path / "data"
+    write_wav(root / "cls1" / "a.wav", tone(0))
+    write_wav(root / "cls2" / "c.wav", tone(2))
+    os.symlink("..", root / "cls1" / "up")
+    os.symlink("../cls1", root / "cls2" / "side")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    out = tmp_path / "emb.npz"
+    proc = subprocess.run(
+        [sys.executable, "-m", "skaloe", "embed", str(root), "-o", str(out), "--model", "mfcc"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 clips" in proc.stdout and "2 classes" in proc.stdout
+    assert "already listed" in proc.stderr  # the walker's warning, as a note
+    with np.load(out) as data:
+        assert data["embeddings"].shape[0] == 2
+
+
+@needs_symlinks
+def test_folder_link_to_another_class_folder_keeps_the_real_one(tmp_path):
+    """A class folder that is a link to another class folder does not take its files."""
+    b = write_wav(tmp_path / "b" / "x.wav", tone(0))
+    os.symlink("b", tmp_path / "a")  # sorts first, but is the link
+    with pytest.warns(UserWarning) as record:
+        bunch = load_audio_folder(tmp_path)
+    filenames = bunch.filenames
+    assert bunch.target_names == ["b"]
+    messages = " ".join(str(w.message) for w in record)
+    assert "'a' leads to 'b', already listed" in messages
+    assert filenames.tolist() == [b]
+
+
+@needs_symlinks
+@needs_fifo
+def test_folder_skips_entries_that_are_not_regular_files(tmp_path):
+    """A dangling link or a named pipe with an audio suffix is skipped and named."""
+    good = write_wav(tmp_path / "cls" / "good.wav", tone(0))
+    os.symlink("gone.wav", tmp_path / "cls" / "dangling.wav")
+    os.mkfifo(tmp_path / "cls" / "pipe.wav")
+    with pytest.warns(UserWarning) as record:
+        filenames = load_audio_folder(tmp_path).filenames
+    assert filenames.tolist() == [good]
+    messages = " ".join(str(w.message) for w in record)
+    assert "dangling.wav" in messages and "does not exist" in messages
+    assert "pipe.wav" in messages and "named pipe" in messages
+
+
 # -- 5. what a path that is no audio file is ----------------------------------
 
 
