@@ -157,6 +157,43 @@ def test_folder_skips_entries_that_are_not_regular_files(tmp_path):
     assert "pipe.wav" in messages and "named pipe" in messages
 
 
+# -- 3. stale cache rows ---------------------------------------------------------
+
+
+def test_cache_sees_a_rewrite_with_size_and_mtime_restored(tmp_path):
+    """After a rewrite whose size and mtime are restored (os.utime, rsync -t, tar x),
+    the old embedding came back from the cache."""
+    path = write_wav(tmp_path / "clip.wav", tone(0))
+    cache = tmp_path / "cache"
+    first = embed([path], memory=cache)
+    st = os.stat(path)
+    write_wav(path, tone(5))  # other audio, same length and format: same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_size == st.st_size
+    assert os.stat(path).st_mtime_ns == st.st_mtime_ns
+    again = embed([path], memory=cache)
+    assert_array_equal(again, embed([path]))
+    assert not np.array_equal(again, first)
+
+
+def test_cache_sees_a_copy_that_keeps_the_timestamps(tmp_path):
+    """``cp -p`` of another file of the same size and mtime over a cached one."""
+    old = write_wav(tmp_path / "clip.wav", tone(0))
+    new = write_wav(tmp_path / "other" / "clip.wav", tone(6))
+    st = os.stat(old)
+    os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))
+    cache = tmp_path / "cache"
+    embed([old], memory=cache)
+    shutil.copy2(new, old)  # what cp -p does
+    assert os.stat(old).st_mtime_ns == st.st_mtime_ns
+    assert_array_equal(embed([old], memory=cache), embed([new]))
+
+
+def test_clip_key_is_stable_for_an_untouched_file(tmp_path):
+    path = write_wav(tmp_path / "clip.wav", tone(0))
+    assert _audio.clip_key(path, 0, SR) == _audio.clip_key(path, 0, SR)
+
+
 # -- 5. what a path that is no audio file is ----------------------------------
 
 

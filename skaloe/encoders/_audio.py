@@ -239,17 +239,25 @@ def load_clip(clip, index, sample_rate):
 def clip_key(clip, index, sample_rate):
     """A 16-byte content key for the embedding cache (truncated SHA-256).
 
-    Arrays are keyed by their samples (and dtype, shape and sample rate); files
-    by absolute path, size and modification time, so that a warm pass over a
-    large pool costs one ``stat`` per file and a rewritten file is embedded
-    again.
+    Arrays are keyed by their samples (and dtype, shape and sample rate).
+    Files are keyed by one ``stat``: absolute path, size, modification time,
+    inode number and status-change time (ctime), so that a warm pass over a
+    large pool costs one ``stat`` per file. A file is embedded again when any
+    of these differ from when it was cached: whenever its content is
+    rewritten or replaced, even with its old size and modification time put
+    back (``cp -p``, ``rsync -t``, ``tar x``, ``os.utime``), since a rewrite
+    sets the ctime and no call can set it back; and also, needlessly but
+    harmlessly, after ``chmod``, ``chown``, ``touch``, a new hard link, or a
+    copy of the whole folder elsewhere. Reading a file changes none of them.
+    (On Windows the ctime is the creation time, so there an in-place rewrite
+    that restores size and modification time is not seen.)
     """
     h = hashlib.sha256()  # hardware-accelerated on current CPUs: ~1.5 GB/s a core
     if isinstance(clip, str):
         st = stat_audio_file(clip, index)
         h.update(b"file\0")
         h.update(os.path.abspath(clip).encode("utf8", "surrogateescape"))
-        h.update(f"\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        h.update(f"\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}".encode())
     else:
         x = np.ascontiguousarray(clip)
         h.update(f"array\0{x.dtype.str}\0{x.shape}\0{sample_rate}\0".encode())
