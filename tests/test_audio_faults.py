@@ -157,6 +157,62 @@ def test_folder_skips_entries_that_are_not_regular_files(tmp_path):
     assert "pipe.wav" in messages and "named pipe" in messages
 
 
+# -- 2. finite but huge samples ------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["mfcc", "logmel"])
+@pytest.mark.parametrize("loud", ["one sample at 1e30", "the whole clip at 3e17"])
+def test_huge_samples_in_a_float_wav_warn_and_embed_finite(tmp_path, model, loud):
+    """Finite but huge samples gave a NaN row, which skaloe embed wrote and cached."""
+    x = tone(3)
+    if loud.startswith("one"):
+        x[1000] = 1e30
+    else:
+        x *= np.float32(3e17) / np.abs(x).max()
+    path = write_wav(tmp_path / "loud.wav", x, subtype="FLOAT")
+    quiet = write_wav(tmp_path / "quiet.wav", tone(4))
+    with pytest.warns(UserWarning, match=r"loud\.wav.*X\[1\].*outside \[-1, 1\]"):
+        emb = embed([quiet, path], model=model, memory=tmp_path / "cache")
+    assert np.isfinite(emb).all()
+    # The quiet clip is embedded as it is alone; the cache holds the finite row
+    # (and a cached clip is not decoded again, so it does not warn again).
+    assert_array_equal(emb[0], embed([quiet], model=model)[0])
+    assert_array_equal(embed([quiet, path], model=model, memory=tmp_path / "cache"), emb)
+
+
+def test_huge_sample_in_an_array_warns_naming_its_index():
+    x = tone(3)
+    x[10] = 1e30
+    with pytest.warns(UserWarning, match=r"X\[2\].*1e\+30.*outside \[-1, 1\]"):
+        emb = embed([tone(0), tone(1), x])
+    assert np.isfinite(emb).all()
+
+
+def test_quiet_clips_do_not_warn(recwarn):
+    embed([tone(0), np.clip(tone(1) * 9, -9, 9)])  # up to 10 is tolerated
+    assert not [w for w in recwarn if "outside [-1, 1]" in str(w.message)]
+
+
+def test_ge2e_refuses_a_clip_it_cannot_embed_naming_it():
+    """The embedded GE2E network overflows on huge samples: an error, not a NaN row."""
+    x = tone(3, 16000)
+    x[100] = 1e30
+    with pytest.warns(UserWarning, match=r"X\[1\]"):
+        with pytest.raises(ValueError, match=r"'ge2e'.*NaN or infinite.*X\[1\]"):
+            embed([tone(0, 16000), x], model="ge2e")
+
+
+def _nan_for_loud(x):
+    return np.full(4, np.nan if np.abs(x).max() > 1 else 0.5, dtype=np.float32)
+
+
+def test_callable_returning_nan_is_refused_naming_the_clip():
+    x = tone(1)
+    x[0] = 5.0
+    with pytest.raises(ValueError, match=r"NaN or infinite.*X\[1\]"):
+        embed([tone(0), x], model=_nan_for_loud)
+
+
 # -- 3. stale cache rows ---------------------------------------------------------
 
 

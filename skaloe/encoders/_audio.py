@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import math
 import os
 import stat
+import warnings
 
 import numpy as np
 
@@ -120,11 +122,40 @@ def _check_array_clip(x, index):
     return x
 
 
+#: Float samples beyond this magnitude get a warning: float audio lives in
+#: [-1, 1], and samples this far out mean a wrong scale or a broken export.
+LOUD_SAMPLE = 10.0
+
+
 def _where(path, index):
     """How messages name a clip: its path and position in X, or its position."""
     if path is None:
         return f"X[{index}]"
     return f"Audio file {path!r}" + ("" if index is None else f" (X[{index}])")
+
+
+def _check_samples(x, where, advice):
+    """Refuse NaN and infinite samples; warn when floats go far outside [-1, 1].
+
+    Costs a min and a max, no temporary array. Returns the largest magnitude.
+    """
+    lo, hi = float(x.min()), float(x.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        bad = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise ValueError(
+            f"{where} contains NaN or infinite samples (first at sample {bad}); {advice}."
+        )
+    peak = max(-lo, hi)
+    if peak > LOUD_SAMPLE:
+        warnings.warn(
+            f"{where} has samples up to {peak:.3g}, far outside [-1, 1] where float audio "
+            "belongs (a wrong scale or a broken export?). It is embedded as it is: the "
+            "spectral encoders stay finite, other encoders may fail on it. Rescale it "
+            "(x / np.abs(x).max()) or check how it was written.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return peak
 
 
 def prepare_waveform(x, index, sample_rate):
@@ -135,13 +166,13 @@ def prepare_waveform(x, index, sample_rate):
     elif x.dtype in _INT_SCALES:
         x = x.astype(np.float32) / np.float32(_INT_SCALES[x.dtype])
     elif x.dtype.kind == "f":
-        x = x.astype(np.float32, copy=False)
-        if not np.isfinite(x).all():
-            bad = int(np.flatnonzero(~np.isfinite(x))[0])
+        peak = _check_samples(x, _where(None, index), "clean or drop this clip")
+        if peak > np.finfo(np.float32).max:
             raise ValueError(
-                f"X[{index}] contains NaN or infinite samples (first at sample {bad}); "
-                "clean or drop this clip."
+                f"X[{index}] has samples up to {peak:.3g}, beyond what float32 holds; rescale "
+                "it to [-1, 1] (x / np.abs(x).max())."
             )
+        x = x.astype(np.float32, copy=False)
     return resample(x, sample_rate)
 
 
@@ -221,11 +252,7 @@ def read_audio_file(path, index):
         raise ValueError(
             f"Audio file {path!r} (X[{index}]) contains no samples; remove it from X."
         )
-    if not np.isfinite(data).all():
-        raise ValueError(
-            f"Audio file {path!r} (X[{index}]) contains NaN or infinite samples; "
-            "re-export it or remove it from X."
-        )
+    _check_samples(data, _where(path, index), "re-export it or remove it from X")
     return resample(np.ascontiguousarray(data), sr)
 
 
