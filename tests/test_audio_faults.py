@@ -328,3 +328,99 @@ def test_labeling_playback_never_opens_a_named_pipe(tmp_path):
         _release_readers(fifo)
     assert finished, "playing a named pipe blocked"
     assert isinstance(result, OSError) and "is a named pipe" in str(result)
+
+
+# -- 6. absurd sample rates and very long recordings -------------------------------
+
+
+def test_file_at_an_absurd_sample_rate_is_refused_naming_it(tmp_path):
+    """A 1 Hz WAV took 41 s and 458 MB to resample."""
+    path = write_wav(tmp_path / "slow.wav", np.zeros(64, np.float32), sr=1)
+    with pytest.raises(ValueError, match=r"slow\.wav.*X\[0\].*1 Hz.*1000 Hz"):
+        embed([path])
+
+
+def test_array_at_an_absurd_sample_rate_is_refused():
+    with pytest.raises(ValueError, match=r"X\[0\].*500 Hz.*1000 Hz"):
+        embed([tone(0)], sample_rate=500)
+
+
+def _write_long_wav(path, seconds, sr, channels=1, block_seconds=60):
+    """A silent PCM-16 WAV written block by block, never held in memory whole."""
+    block = np.zeros((block_seconds * sr, channels), dtype=np.int16)
+    with sf.SoundFile(str(path), "w", samplerate=sr, channels=channels,
+                      subtype="PCM_16", format="WAV") as f:
+        for start in range(0, seconds, block_seconds):
+            f.write(block[: min(block_seconds, seconds - start) * sr])
+    return str(path)
+
+
+def test_recording_longer_than_the_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    """Memory grew with clip length (a 2-hour file peaked at 3.8 GB)."""
+    limit = 600  # the documented default of skaloe.encoders._audio.MAX_DURATION
+    path = _write_long_wav(tmp_path / "long.wav", limit + 10, 2000)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the long file was decoded")
+
+    monkeypatch.setattr(sf, "read", no_decoding)
+    monkeypatch.setattr(sf.SoundFile, "read", no_decoding)
+    with pytest.raises(ValueError) as info:
+        embed([path])
+    message = str(info.value)
+    assert "long.wav" in message and "X[0]" in message
+    assert f"{limit + 10:.1f} s" in message and f"{limit} s" in message
+    assert "ffmpeg" in message and "segment" in message
+
+
+def test_arrays_are_not_limited_in_length(monkeypatch):
+    """The limit guards decoding; a waveform is already in memory."""
+    monkeypatch.setattr(_audio, "MAX_DURATION", 0.1)
+    assert embed([tone(0, 4000)]).shape == (1, 80)
+
+
+def test_limit_is_a_module_constant_that_can_be_lifted(tmp_path, monkeypatch):
+    path = _write_long_wav(tmp_path / "long.wav", 30, 2000)
+    monkeypatch.setattr(_audio, "MAX_DURATION", 20.0)
+    with pytest.raises(ValueError, match="20 s"):
+        embed([path])
+    monkeypatch.setattr(_audio, "MAX_DURATION", 40.0)
+    assert embed([path]).shape[0] == 1
+
+
+def test_fallback_decoder_stops_past_the_limit(tmp_path, monkeypatch):
+    """Files libsndfile cannot open go to librosa/audioread, which has no header to
+    read first: it decodes at most the limit and a second, then refuses."""
+    path = _write_long_wav(tmp_path / "long.wav", 30, 2000)
+    monkeypatch.setattr(_audio, "MAX_DURATION", 20.0)
+
+    class Unreadable(sf.SoundFile):
+        def __init__(self, *args, **kwargs):
+            raise sf.SoundFileRuntimeError("Format not recognised.")
+
+    monkeypatch.setattr(sf, "SoundFile", Unreadable)  # librosa falls back to audioread
+    with pytest.raises(ValueError, match=r"long\.wav.*X\[0\]\) lasts more than 20 s, longer"):
+        embed([path])
+
+
+def test_stereo_file_is_downmixed_while_it_is_read(tmp_path):
+    """Both channels were held as float32 (and averaged) at once: bound the peak."""
+    seconds, sr = 60, 44100
+    path = _write_long_wav(tmp_path / "stereo.wav", seconds, sr, channels=2, block_seconds=20)
+    mono_bytes = seconds * sr * 4
+    tracemalloc.start()
+    try:
+        wave = _audio.read_audio_file(path, 0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(wave) == seconds * SR
+    # the mono float32 decode, one block and the 16 kHz result; not two channels
+    assert peak < 1.5 * mono_bytes + wave.nbytes, (peak, mono_bytes)
+
+
+def test_stereo_file_decodes_to_the_mean_of_its_channels(tmp_path):
+    rng = np.random.default_rng(0)
+    stereo = (0.3 * rng.standard_normal((3 * SR + 17, 2))).astype(np.float32)
+    path = write_wav(tmp_path / "st.wav", stereo, subtype="FLOAT")
+    assert_array_equal(_audio.read_audio_file(path, 0), stereo.mean(axis=1, dtype=np.float32))

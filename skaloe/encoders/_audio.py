@@ -122,9 +122,29 @@ def _check_array_clip(x, index):
     return x
 
 
+#: Lowest sample rate accepted, in Hz, for files and for ``sample_rate``: below
+#: it a header is almost surely wrong, and resampling to 16 kHz would multiply
+#: the clip's length (a 1 Hz file by 16 000).
+MIN_SAMPLE_RATE = 1000
+
+#: Longest file decoded as one clip, in seconds (10 minutes). Longer files are
+#: refused from their header, before any decoding, since decoding holds the
+#: whole clip in memory; cut them into clips first. Raise this constant
+#: (``skaloe.encoders._audio.MAX_DURATION = 3600``) to embed longer files whole.
+#: Waveforms passed as arrays are already in memory and are not limited.
+MAX_DURATION = 600.0
+
 #: Float samples beyond this magnitude get a warning: float audio lives in
 #: [-1, 1], and samples this far out mean a wrong scale or a broken export.
 LOUD_SAMPLE = 10.0
+
+_READ_BLOCK = 1 << 18  # frames decoded at a time from a multi-channel file (~6 s at 44.1 kHz)
+
+_CUT_FILE = (
+    "cut it into shorter clips and embed those, e.g. with `ffmpeg -i long.wav -f segment "
+    "-segment_time 10 -c copy clip%04d.wav` or `sox long.wav clip.wav trim 0 10 : newfile "
+    ": restart` (10 s clips)"
+)
 
 
 def _where(path, index):
@@ -132,6 +152,30 @@ def _where(path, index):
     if path is None:
         return f"X[{index}]"
     return f"Audio file {path!r}" + ("" if index is None else f" (X[{index}])")
+
+
+def _check_rate(sample_rate, where):
+    """Refuse absurd sample rates (below :data:`MIN_SAMPLE_RATE`)."""
+    if sample_rate < MIN_SAMPLE_RATE:
+        raise ValueError(
+            f"{where} is at {sample_rate} Hz, below the {MIN_SAMPLE_RATE} Hz skaloe accepts "
+            "(clips are resampled to 16000 Hz); a rate this low is almost surely a wrong "
+            "header or a wrong sample_rate: fix it, or remove the clip from X."
+        )
+
+
+def _check_file_length(n_samples, sample_rate, where, complete=True):
+    """Refuse a file longer than :data:`MAX_DURATION`, from its header or its start.
+
+    ``complete=False`` when ``n_samples`` are only the first samples of the file.
+    """
+    seconds = n_samples / sample_rate
+    if seconds > MAX_DURATION:
+        length = f"{seconds:.1f} s" if complete else f"more than {MAX_DURATION:g} s"
+        raise ValueError(
+            f"{where} lasts {length}, longer than the {MAX_DURATION:g} s skaloe decodes as "
+            f"one clip; {_CUT_FILE}."
+        )
 
 
 def _check_samples(x, where, advice):
@@ -161,15 +205,17 @@ def _check_samples(x, where, advice):
 def prepare_waveform(x, index, sample_rate):
     """Validate one in-memory clip and return it as float32 mono at 16 kHz."""
     x = _check_array_clip(np.asarray(x), index)
+    where = _where(None, index)
+    _check_rate(sample_rate, where)
     if x.dtype == np.uint8:  # 8-bit PCM is unsigned, centred on 128
         x = (x.astype(np.float32) - 128.0) / np.float32(128.0)
     elif x.dtype in _INT_SCALES:
         x = x.astype(np.float32) / np.float32(_INT_SCALES[x.dtype])
     elif x.dtype.kind == "f":
-        peak = _check_samples(x, _where(None, index), "clean or drop this clip")
+        peak = _check_samples(x, where, "clean or drop this clip")
         if peak > np.finfo(np.float32).max:
             raise ValueError(
-                f"X[{index}] has samples up to {peak:.3g}, beyond what float32 holds; rescale "
+                f"{where} has samples up to {peak:.3g}, beyond what float32 holds; rescale "
                 "it to [-1, 1] (x / np.abs(x).max())."
             )
         x = x.astype(np.float32, copy=False)
@@ -225,34 +271,72 @@ def stat_audio_file(path, index):
     return st
 
 
+def _read_mono(sound_file):
+    """Decode an open ``soundfile.SoundFile`` to float32 mono.
+
+    Channels are averaged a block at a time, so a multi-channel file never
+    sits in memory with all its channels as float32.
+    """
+    if sound_file.channels == 1:
+        return sound_file.read(dtype="float32")
+    mono = np.empty(max(sound_file.frames, 0), dtype=np.float32)
+    buffer = np.empty((_READ_BLOCK, sound_file.channels), dtype=np.float32)
+    filled = 0
+    while True:
+        block = sound_file.read(out=buffer)
+        if not len(block):
+            return mono[:filled]
+        block = block.mean(axis=1, dtype=np.float32)
+        if filled + len(block) > len(mono):  # a header that undercounts its frames
+            mono = np.concatenate([mono[:filled], np.empty(len(block), np.float32)])
+        mono[filled : filled + len(block)] = block
+        filled += len(block)
+
+
 def read_audio_file(path, index):
-    """Decode a file to float32 mono at 16 kHz, with errors naming the file."""
+    """Decode a file to float32 mono at 16 kHz, with errors naming the file.
+
+    The header is read first: a file at an absurd rate or longer than
+    :data:`MAX_DURATION` is refused before it is decoded.
+    """
     stat_audio_file(path, index)
+    where = _where(path, index)
     import soundfile
 
+    data = sf_error = None
     try:
-        data, sr = soundfile.read(path, dtype="float32", always_2d=True)
-        data = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    except Exception as sf_error:  # formats libsndfile cannot read: try audioread
+        sound_file = soundfile.SoundFile(path)
+    except Exception as exc:  # formats libsndfile cannot read: try audioread below
+        sf_error = exc
+    else:
+        with sound_file:
+            sr = sound_file.samplerate
+            _check_rate(sr, where)
+            _check_file_length(sound_file.frames, sr, where)
+            try:
+                data = _read_mono(sound_file)
+            except Exception as exc:
+                sf_error = exc
+    if data is None:
         try:
-            import warnings
-
             import librosa
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                data, sr = librosa.load(path, sr=None, mono=True, dtype=np.float32)
+                # Decode at most MAX_DURATION and a second: enough to refuse a longer file.
+                data, sr = librosa.load(path, sr=None, mono=True, dtype=np.float32,
+                                        duration=MAX_DURATION + 1.0)
         except Exception:
             reason = str(sf_error).strip().rstrip(".")
             raise ValueError(
                 f"Could not read audio file {path!r} (X[{index}]): {reason}. The file is "
                 "unreadable or corrupt; convert it to WAV or FLAC, or remove it from X."
             ) from None
+        _check_rate(sr, where)
+        _check_file_length(len(data), sr, where, complete=False)
     if data.size == 0:
-        raise ValueError(
-            f"Audio file {path!r} (X[{index}]) contains no samples; remove it from X."
-        )
-    _check_samples(data, _where(path, index), "re-export it or remove it from X")
+        raise ValueError(f"{where} contains no samples; remove it from X.")
+    _check_samples(data, where, "re-export it or remove it from X")
     return resample(np.ascontiguousarray(data), sr)
 
 
