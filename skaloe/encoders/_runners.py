@@ -82,7 +82,7 @@ def check_embeddings(emb, indices, name):
         raise ValueError(
             f"Model {name} returned NaN or infinite values for X[{bad[0]}]{more}; check that "
             "the clip holds audio in [-1, 1] (a warning names clips far outside it) and that "
-            "the model is the one intended. Nothing was cached for it."
+            "the model is the one intended. Such embeddings are never returned or cached."
         )
     return emb
 
