@@ -58,8 +58,8 @@ MUTATIONS = {
     ),
     "cache-key-without-size": (
         "skaloe/encoders/_audio.py",
-        'h.update(f"\\0{st.st_size}\\0{st.st_mtime_ns}".encode())',
-        'h.update(f"\\0{st.st_mtime_ns}".encode())',
+        'h.update(f"\\0{st.st_size}\\0{st.st_mtime_ns}\\0{st.st_ino}\\0{st.st_ctime_ns}".encode())',
+        'h.update(f"\\0{st.st_mtime_ns}\\0{st.st_ino}".encode())',
         ["tests/test_encoder.py"],
         "a file rewritten with its old mtime is read from the cache",
     ),

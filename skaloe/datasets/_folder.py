@@ -13,6 +13,9 @@ __all__ = ["AUDIO_EXTENSIONS", "load_audio_folder", "save_audio_folder"]
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif", ".au")
 
 
+_SHOWN_SKIPPED = 5  # skipped entries a warning names
+
+
 def _is_hidden(name):
     return name.startswith(".")
 
@@ -34,18 +37,112 @@ def _normalize_extensions(extensions):
     return tuple(dict.fromkeys(normalized))
 
 
-def _audio_files_in(class_dir, extensions):
-    """Sorted paths of audio files below ``class_dir``, hidden entries skipped."""
-    found = []
-    for root, dirs, files in os.walk(class_dir, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not _is_hidden(d))
-        for name in files:
-            if _is_hidden(name) or not name.lower().endswith(extensions):
-                continue
-            found.append(os.path.join(root, name))
-    # Sort on the path relative to the class folder so that the order does not
-    # depend on the file system's listing order.
-    return sorted(found, key=lambda p: os.path.relpath(p, class_dir).split(os.sep))
+def _identity(path):
+    """What makes a folder or file one real thing: its device and inode (links followed)."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _walk_class_folders(path, folders, extensions):
+    """Audio files of each class folder, each real folder walked once, each file listed once.
+
+    Symbolic links are followed, but only after every real folder has been
+    walked, and never into a folder already walked: a link to a parent, to
+    the folder itself or to another class folder is skipped, so cycles end. A
+    file reached twice (a link, or a hard link, to a file already listed) is
+    listed once, preferably where it really is rather than where a link to it
+    is. Entries that are no regular file (dangling links, named pipes) are
+    skipped.
+
+    Returns
+    -------
+    files_per_class : dict
+        Class name -> sorted paths, for the class folders walked (a class
+        folder that leads to another one is left out).
+    skipped : list of str
+        What was skipped and why, one phrase per entry, paths relative to
+        ``path``.
+    """
+    from ..encoders._audio import regular_file_stat
+
+    def rel(p):
+        r = os.path.relpath(p, path)
+        return "the top folder" if r == "." else repr(r)
+
+    owner = {_identity(path): path}  # real folder -> the path it was walked as
+    skipped, pending_links = [], []
+    files = []  # (is a link, class position, path, identity)
+
+    def claim(folder):
+        try:
+            ident = _identity(folder)
+        except OSError as exc:
+            skipped.append(f"{rel(folder)} cannot be read ({exc.strerror})")
+            return False
+        if ident in owner:
+            skipped.append(f"{rel(folder)} leads to {rel(owner[ident])}, already listed")
+            return False
+        owner[ident] = folder
+        return True
+
+    def on_error(exc):
+        skipped.append(f"{rel(exc.filename)} cannot be read ({exc.strerror})")
+
+    def walk(position, top):
+        for root, dirs, names in os.walk(top, onerror=on_error):  # links not entered here
+            kept = []
+            for d in sorted(d for d in dirs if not _is_hidden(d)):
+                full = os.path.join(root, d)
+                if os.path.islink(full):
+                    pending_links.append((position, full))
+                elif claim(full):
+                    kept.append(d)
+            dirs[:] = kept
+            for name in sorted(names):
+                if _is_hidden(name) or not name.lower().endswith(extensions):
+                    continue
+                full = os.path.join(root, name)
+                st, problem = regular_file_stat(full)
+                if problem is not None:
+                    skipped.append(f"{rel(full)} {problem}")
+                else:
+                    files.append((os.path.islink(full), position, full, (st.st_dev, st.st_ino)))
+
+    # Real folders first, then links (class folders that are links, then links
+    # inside class folders), so that a link cannot take a folder that is really
+    # somewhere in the dataset.
+    walked, positions = {}, {name: i for i, name in enumerate(folders)}
+    real = [name for name in folders if not os.path.islink(os.path.join(path, name))]
+    for name in real:
+        if claim(os.path.join(path, name)):
+            walked[name] = []
+    for name in real:
+        if name in walked:
+            walk(positions[name], os.path.join(path, name))
+    for name in folders:
+        if name not in real and claim(os.path.join(path, name)):
+            walked[name] = []
+            walk(positions[name], os.path.join(path, name))
+    while pending_links:
+        position, link = pending_links.pop(0)
+        if claim(link):
+            walk(position, link)
+
+    first = {}  # real file -> (is a link, class position, path) of the entry that lists it
+    for is_link, position, full, ident in sorted(files, key=lambda f: f[:2]):
+        if ident not in first:
+            first[ident] = full
+            walked[folders[position]].append(full)
+        elif is_link:
+            skipped.append(f"{rel(full)} is a link to {rel(first[ident])}, already listed")
+        else:
+            skipped.append(f"{rel(full)} is the same file as {rel(first[ident])} (a hard link)")
+    for name, found in walked.items():
+        # Sort on the path relative to the class folder so that the order does
+        # not depend on the file system's listing order.
+        class_dir = os.path.join(path, name)
+        found.sort(key=lambda p: os.path.relpath(p, class_dir).split(os.sep))
+    return walked, skipped
 
 
 def load_audio_folder(
@@ -72,7 +169,9 @@ def load_audio_folder(
     Each subfolder is a class; classes are numbered in the sorted order of the
     subfolder names. Audio files are searched recursively inside each class
     folder and matched by extension, ignoring case. Files and folders whose
-    name starts with ``"."`` are ignored. No audio is read: only the paths are
+    name starts with ``"."`` are ignored. Symbolic links are followed, but
+    each real folder is walked once and each real file listed once, under the
+    class folder that really holds it. No audio is read: only the paths are
     returned, ready to be passed to a feature extractor.
 
     Parameters
@@ -116,6 +215,12 @@ def load_audio_folder(
     UserWarning
         When a class folder holds no file with one of the ``extensions``; that
         class is skipped and the remaining classes are numbered contiguously.
+    UserWarning
+        When entries are skipped, naming them: links (or hard links) to a
+        folder already walked or a file already listed, which ends link
+        cycles; a class folder that leads to another one; and entries with an
+        audio extension that are no regular file (a dangling link, a named
+        pipe).
 
     See Also
     --------
@@ -175,9 +280,17 @@ def load_audio_folder(
             )
         folders = [name for name in available if name in set(requested)]
 
-    files_per_class = {
-        name: _audio_files_in(os.path.join(path, name), exts) for name in folders
-    }
+    files_per_class, skipped = _walk_class_folders(path, folders, exts)
+    if skipped:
+        shown = "; ".join(skipped[:_SHOWN_SKIPPED])
+        more = len(skipped) - _SHOWN_SKIPPED
+        warnings.warn(
+            f"Skipped {len(skipped)} entries of {path!r} (each real folder is walked once and "
+            f"each real file listed once; only regular files are listed): {shown}"
+            + (f"; and {more} more." if more > 0 else "."),
+            UserWarning,
+            stacklevel=2,
+        )
     if not any(files_per_class.values()):
         raise ValueError(
             f"No audio files with extensions {list(exts)} found in the class "
@@ -187,6 +300,8 @@ def load_audio_folder(
 
     filenames, target, target_names = [], [], []
     for name in folders:
+        if name not in files_per_class:  # it leads to another class folder: said above
+            continue
         files = files_per_class[name]
         if not files:
             warnings.warn(

@@ -6,8 +6,12 @@ chunk, so a large pool never sits in memory as audio all at once.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import math
 import os
+import stat
+import warnings
 
 import numpy as np
 
@@ -118,21 +122,103 @@ def _check_array_clip(x, index):
     return x
 
 
+#: Lowest sample rate accepted, in Hz, for files and for ``sample_rate``: below
+#: it a header is almost surely wrong, and resampling to 16 kHz would multiply
+#: the clip's length (a 1 Hz file by 16 000).
+MIN_SAMPLE_RATE = 1000
+
+#: Longest file decoded as one clip, in seconds (10 minutes). Longer files are
+#: refused from their header, before any decoding, since decoding holds the
+#: whole clip in memory; cut them into clips first. Raise this constant
+#: (``skaloe.encoders._audio.MAX_DURATION = 3600``) to embed longer files whole.
+#: Waveforms passed as arrays are already in memory and are not limited.
+MAX_DURATION = 600.0
+
+#: Float samples beyond this magnitude get a warning: float audio lives in
+#: [-1, 1], and samples this far out mean a wrong scale or a broken export.
+LOUD_SAMPLE = 10.0
+
+_READ_BLOCK = 1 << 18  # frames decoded at a time from a multi-channel file (~6 s at 44.1 kHz)
+
+_CUT_FILE = (
+    "cut it into shorter clips and embed those, e.g. with `ffmpeg -i long.wav -f segment "
+    "-segment_time 10 -c copy clip%04d.wav` or `sox long.wav clip.wav trim 0 10 : newfile "
+    ": restart` (10 s clips)"
+)
+
+
+def _where(path, index):
+    """How messages name a clip: its path and position in X, or its position."""
+    if path is None:
+        return f"X[{index}]"
+    return f"Audio file {path!r}" + ("" if index is None else f" (X[{index}])")
+
+
+def _check_rate(sample_rate, where):
+    """Refuse absurd sample rates (below :data:`MIN_SAMPLE_RATE`)."""
+    if sample_rate < MIN_SAMPLE_RATE:
+        raise ValueError(
+            f"{where} is at {sample_rate} Hz, below the {MIN_SAMPLE_RATE} Hz skaloe accepts "
+            "(clips are resampled to 16000 Hz); a rate this low is almost surely a wrong "
+            "header or a wrong sample_rate: fix it, or remove the clip from X."
+        )
+
+
+def _check_file_length(n_samples, sample_rate, where, complete=True):
+    """Refuse a file longer than :data:`MAX_DURATION`, from its header or its start.
+
+    ``complete=False`` when ``n_samples`` are only the first samples of the file.
+    """
+    seconds = n_samples / sample_rate
+    if seconds > MAX_DURATION:
+        length = f"{seconds:.1f} s" if complete else f"more than {MAX_DURATION:g} s"
+        raise ValueError(
+            f"{where} lasts {length}, longer than the {MAX_DURATION:g} s skaloe decodes as "
+            f"one clip; {_CUT_FILE}."
+        )
+
+
+def _check_samples(x, where, advice):
+    """Refuse NaN and infinite samples; warn when floats go far outside [-1, 1].
+
+    Costs a min and a max, no temporary array. Returns the largest magnitude.
+    """
+    lo, hi = float(x.min()), float(x.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        bad = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise ValueError(
+            f"{where} contains NaN or infinite samples (first at sample {bad}); {advice}."
+        )
+    peak = max(-lo, hi)
+    if peak > LOUD_SAMPLE:
+        warnings.warn(
+            f"{where} has samples up to {peak:.3g}, far outside [-1, 1] where float audio "
+            "belongs (a wrong scale or a broken export?). It is embedded as it is: the "
+            "spectral encoders stay finite, other encoders may fail on it. Rescale it "
+            "(x / np.abs(x).max()) or check how it was written.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return peak
+
+
 def prepare_waveform(x, index, sample_rate):
     """Validate one in-memory clip and return it as float32 mono at 16 kHz."""
     x = _check_array_clip(np.asarray(x), index)
+    where = _where(None, index)
+    _check_rate(sample_rate, where)
     if x.dtype == np.uint8:  # 8-bit PCM is unsigned, centred on 128
         x = (x.astype(np.float32) - 128.0) / np.float32(128.0)
     elif x.dtype in _INT_SCALES:
         x = x.astype(np.float32) / np.float32(_INT_SCALES[x.dtype])
     elif x.dtype.kind == "f":
-        x = x.astype(np.float32, copy=False)
-        if not np.isfinite(x).all():
-            bad = int(np.flatnonzero(~np.isfinite(x))[0])
+        peak = _check_samples(x, where, "clean or drop this clip")
+        if peak > np.finfo(np.float32).max:
             raise ValueError(
-                f"X[{index}] contains NaN or infinite samples (first at sample {bad}); "
-                "clean or drop this clip."
+                f"{where} has samples up to {peak:.3g}, beyond what float32 holds; rescale "
+                "it to [-1, 1] (x / np.abs(x).max())."
             )
+        x = x.astype(np.float32, copy=False)
     return resample(x, sample_rate)
 
 
@@ -146,42 +232,111 @@ def resample(x, sample_rate):
     ).astype(np.float32, copy=False)
 
 
-def read_audio_file(path, index):
-    """Decode a file to float32 mono at 16 kHz, with errors naming the file."""
-    if not os.path.isfile(path):
-        what = "is a directory, not an audio file" if os.path.isdir(path) else "does not exist"
+def regular_file_stat(path):
+    """``(os.stat(path), None)`` for a regular file, else ``(None, what it is)``.
+
+    The second item completes a sentence about ``path``: "is a directory, not
+    an audio file", "is a named pipe ...", "is a symbolic link that loops". The
+    file is never opened, so a named pipe cannot block.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "is a symbolic link that loops (it leads back to itself)"
+        if exc.errno == errno.ENOENT and os.path.islink(path):
+            return None, f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None, "does not exist"
+        return None, f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(st.st_mode):
+        return st, None
+    if stat.S_ISDIR(st.st_mode):
+        return None, "is a directory, not an audio file"
+    if stat.S_ISFIFO(st.st_mode):
+        return None, ("is a named pipe (FIFO), not an audio file; skaloe does not read pipes "
+                      "(they block until written to): save the audio to a file first")
+    if stat.S_ISSOCK(st.st_mode):
+        return None, "is a socket, not an audio file"
+    return None, "is a device, not an audio file"
+
+
+def stat_audio_file(path, index):
+    """``os.stat`` of an audio file, or FileNotFoundError saying what the path is."""
+    st, problem = regular_file_stat(path)
+    if problem is not None:
         raise FileNotFoundError(
-            f"Audio file {path!r} (X[{index}]) {what}; check the path or remove it from X."
+            f"{_where(path, index)} {problem}; check the path or remove it from X."
         )
+    return st
+
+
+def _read_mono(sound_file):
+    """Decode an open ``soundfile.SoundFile`` to float32 mono.
+
+    Channels are averaged a block at a time, so a multi-channel file never
+    sits in memory with all its channels as float32.
+    """
+    if sound_file.channels == 1:
+        return sound_file.read(dtype="float32")
+    mono = np.empty(max(sound_file.frames, 0), dtype=np.float32)
+    buffer = np.empty((_READ_BLOCK, sound_file.channels), dtype=np.float32)
+    filled = 0
+    while True:
+        block = sound_file.read(out=buffer)
+        if not len(block):
+            return mono[:filled]
+        block = block.mean(axis=1, dtype=np.float32)
+        if filled + len(block) > len(mono):  # a header that undercounts its frames
+            mono = np.concatenate([mono[:filled], np.empty(len(block), np.float32)])
+        mono[filled : filled + len(block)] = block
+        filled += len(block)
+
+
+def read_audio_file(path, index):
+    """Decode a file to float32 mono at 16 kHz, with errors naming the file.
+
+    The header is read first: a file at an absurd rate or longer than
+    :data:`MAX_DURATION` is refused before it is decoded.
+    """
+    stat_audio_file(path, index)
+    where = _where(path, index)
     import soundfile
 
+    data = sf_error = None
     try:
-        data, sr = soundfile.read(path, dtype="float32", always_2d=True)
-        data = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    except Exception as sf_error:  # formats libsndfile cannot read: try audioread
+        sound_file = soundfile.SoundFile(path)
+    except Exception as exc:  # formats libsndfile cannot read: try audioread below
+        sf_error = exc
+    else:
+        with sound_file:
+            sr = sound_file.samplerate
+            _check_rate(sr, where)
+            _check_file_length(sound_file.frames, sr, where)
+            try:
+                data = _read_mono(sound_file)
+            except Exception as exc:
+                sf_error = exc
+    if data is None:
         try:
-            import warnings
-
             import librosa
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                data, sr = librosa.load(path, sr=None, mono=True, dtype=np.float32)
+                # Decode at most MAX_DURATION and a second: enough to refuse a longer file.
+                data, sr = librosa.load(path, sr=None, mono=True, dtype=np.float32,
+                                        duration=MAX_DURATION + 1.0)
         except Exception:
             reason = str(sf_error).strip().rstrip(".")
             raise ValueError(
                 f"Could not read audio file {path!r} (X[{index}]): {reason}. The file is "
                 "unreadable or corrupt; convert it to WAV or FLAC, or remove it from X."
             ) from None
+        _check_rate(sr, where)
+        _check_file_length(len(data), sr, where, complete=False)
     if data.size == 0:
-        raise ValueError(
-            f"Audio file {path!r} (X[{index}]) contains no samples; remove it from X."
-        )
-    if not np.isfinite(data).all():
-        raise ValueError(
-            f"Audio file {path!r} (X[{index}]) contains NaN or infinite samples; "
-            "re-export it or remove it from X."
-        )
+        raise ValueError(f"{where} contains no samples; remove it from X.")
+    _check_samples(data, where, "re-export it or remove it from X")
     return resample(np.ascontiguousarray(data), sr)
 
 
@@ -195,23 +350,25 @@ def load_clip(clip, index, sample_rate):
 def clip_key(clip, index, sample_rate):
     """A 16-byte content key for the embedding cache (truncated SHA-256).
 
-    Arrays are keyed by their samples (and dtype, shape and sample rate); files
-    by absolute path, size and modification time, so that a warm pass over a
-    large pool costs one ``stat`` per file and a rewritten file is embedded
-    again.
+    Arrays are keyed by their samples (and dtype, shape and sample rate).
+    Files are keyed by one ``stat``: absolute path, size, modification time,
+    inode number and status-change time (ctime), so that a warm pass over a
+    large pool costs one ``stat`` per file. A file is embedded again when any
+    of these differ from when it was cached: whenever its content is
+    rewritten or replaced, even with its old size and modification time put
+    back (``cp -p``, ``rsync -t``, ``tar x``, ``os.utime``), since a rewrite
+    sets the ctime and no call can set it back; and also, needlessly but
+    harmlessly, after ``chmod``, ``chown``, ``touch``, a new hard link, or a
+    copy of the whole folder elsewhere. Reading a file changes none of them.
+    (On Windows the ctime is the creation time, so there an in-place rewrite
+    that restores size and modification time is not seen.)
     """
     h = hashlib.sha256()  # hardware-accelerated on current CPUs: ~1.5 GB/s a core
     if isinstance(clip, str):
-        try:
-            st = os.stat(clip)
-        except OSError:
-            raise FileNotFoundError(
-                f"Audio file {clip!r} (X[{index}]) does not exist; check the path or "
-                "remove it from X."
-            ) from None
+        st = stat_audio_file(clip, index)
         h.update(b"file\0")
         h.update(os.path.abspath(clip).encode("utf8", "surrogateescape"))
-        h.update(f"\0{st.st_size}\0{st.st_mtime_ns}".encode())
+        h.update(f"\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}".encode())
     else:
         x = np.ascontiguousarray(clip)
         h.update(f"array\0{x.dtype.str}\0{x.shape}\0{sample_rate}\0".encode())
@@ -225,8 +382,10 @@ def clip_key(clip, index, sample_rate):
 def wav_file_bytes(path):
     """The bytes of ``path`` if it is a WAV file (RIFF/RF64 WAVE), else None.
 
-    Raises OSError when the file cannot be read.
+    Raises OSError when the file cannot be read, or is no regular file (a named
+    pipe is never opened).
     """
+    stat_audio_file(path, None)
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":

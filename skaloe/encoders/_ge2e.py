@@ -188,8 +188,11 @@ def mel_partials(wav, starts):
         padded[lo - begin:hi - begin] = wav[lo:hi]
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP][:n_frames]
     spectrum = np.fft.rfft(frames * _window(), axis=-1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    mel = power @ _mel_basis()
+    # Samples around 1e17 and beyond overflow: the embedding is then refused by the
+    # runner's output check, which names the clip, so numpy need not warn here.
+    with np.errstate(over="ignore", invalid="ignore"):
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        mel = power @ _mel_basis()
     return np.stack([mel[s - first:s - first + PARTIAL_FRAMES] for s in starts])
 
 

@@ -68,7 +68,36 @@ def _parallel_map(func, items, n_jobs):
         return [r for block in results for r in block]
 
 
-class SpectralRunner:
+def check_embeddings(emb, indices, name):
+    """Refuse embeddings with NaN or infinite values, naming the first such clip.
+
+    Every runner's output goes through here before it is returned (and so
+    before it can be cached).
+    """
+    emb = np.asarray(emb, dtype=np.float32)
+    finite = np.isfinite(emb).all(axis=1)
+    if not finite.all():
+        bad = [int(indices[row]) for row in np.flatnonzero(~finite)]
+        more = f" (and {len(bad) - 1} more clips)" if len(bad) > 1 else ""
+        raise ValueError(
+            f"Model {name} returned NaN or infinite values for X[{bad[0]}]{more}; check that "
+            "the clip holds audio in [-1, 1] (a warning names clips far outside it) and that "
+            "the model is the one intended. Such embeddings are never returned or cached."
+        )
+    return emb
+
+
+class Runner:
+    """An encoder run over decoded clips; ``embed`` checks what ``_embed`` returns."""
+
+    name = None  # how messages name the model, e.g. "'mfcc'"
+
+    def embed(self, waveforms, indices):
+        """Embed 16 kHz float32 clips; ``indices`` are their positions in X."""
+        return check_embeddings(self._embed(waveforms, indices), indices, self.name)
+
+
+class SpectralRunner(Runner):
     """The built-in log-mel / MFCC statistics encoder."""
 
     def __init__(self, n_mels, n_mfcc, pooling, min_length, n_jobs=None, block_frames=8192,
@@ -76,8 +105,9 @@ class SpectralRunner:
         self.n_mels, self.n_mfcc, self.deltas = n_mels, n_mfcc, deltas
         self.pooling, self.min_length = pooling, min_length
         self.n_jobs, self.block_frames = n_jobs, block_frames
+        self.name = repr("mfcc" if n_mfcc else "logmel")
 
-    def embed(self, waveforms, indices):
+    def _embed(self, waveforms, indices):
         waveforms = [pad_to(w, self.min_length) for w in waveforms]
         blocks = []
         for group in group_by_length(waveforms):
@@ -89,9 +119,10 @@ class SpectralRunner:
 
         n_static = self.n_mfcc or self.n_mels
 
-        def run(block):
+        def features(block, dtype=np.float32):
             batch = np.stack([waveforms[i] for i in block])
-            frames = add_deltas(spectral_frames(batch, self.n_mels, self.n_mfcc), self.deltas)
+            frames = spectral_frames(batch, self.n_mels, self.n_mfcc, dtype=dtype)
+            frames = add_deltas(frames, self.deltas)
             if self.deltas and self.pooling in ("mean", "mean+std"):
                 # The mean of a time derivative is near zero on any clip: only
                 # the static coefficients contribute means, all contribute stds.
@@ -101,6 +132,15 @@ class SpectralRunner:
                 return np.concatenate([mean, frames.std(axis=1)], axis=-1)
             return pool_frames(frames, self.pooling, axis=1)
 
+        def run(block):
+            with np.errstate(over="ignore", invalid="ignore"):
+                emb = features(block)
+            # A clip with samples around 1e17 and beyond overflows float32 spectra: it
+            # alone is computed again in float64, where any float32 clip fits.
+            for row in np.flatnonzero(~np.isfinite(emb).all(axis=1)):
+                emb[row] = features(block[row : row + 1], np.float64)[0]
+            return emb
+
         results = _parallel_map(run, blocks, self.n_jobs)
         out = np.empty((len(waveforms), results[0].shape[1]), dtype=np.float32)
         for block, emb in zip(blocks, results):
@@ -108,13 +148,15 @@ class SpectralRunner:
         return out
 
 
-class GE2ERunner:
+class GE2ERunner(Runner):
     """The embedded GE2E network (``skaloe.encoders._ge2e``)."""
+
+    name = "'ge2e'"
 
     def __init__(self, output_key, min_length=0, n_jobs=None):
         self.output_key, self.min_length, self.n_jobs = output_key, min_length, n_jobs
 
-    def embed(self, waveforms, indices):
+    def _embed(self, waveforms, indices):
         from . import _ge2e
 
         waveforms = [pad_to(w, self.min_length) for w in waveforms]
@@ -179,7 +221,7 @@ def _error_summary(exc):
     return lines[0].strip() if lines else type(exc).__name__
 
 
-class ModelRunner:
+class ModelRunner(Runner):
     """A TensorFlow SavedModel or a Python callable with a call convention."""
 
     def __init__(
@@ -255,7 +297,7 @@ class ModelRunner:
             )
         return pool_frames(out, self.pooling)
 
-    def embed(self, waveforms, indices):
+    def _embed(self, waveforms, indices):
         model = self.get_model()
         waveforms = [pad_to(w, self.min_length) for w in waveforms]
         out = [None] * len(waveforms)
@@ -281,11 +323,4 @@ class ModelRunner:
                 raw = self._invoke(model, w, indices[i])
                 emb = select_output(raw, self.output_key, self.name)
                 out[i] = self._pool(emb, indices[i], len(w))
-        emb = np.asarray(np.stack(out), dtype=np.float32)
-        if not np.isfinite(emb).all():
-            bad = indices[int(np.flatnonzero(~np.isfinite(emb).all(axis=1))[0])]
-            raise ValueError(
-                f"Model {self.name} returned NaN or infinite values for X[{bad}]; check that "
-                "the clip holds audio in [-1, 1] and that the model is the one intended."
-            )
-        return self._check_dim(emb)
+        return self._check_dim(np.asarray(np.stack(out), dtype=np.float32))

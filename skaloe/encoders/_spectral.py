@@ -89,7 +89,7 @@ def add_deltas(frames, order):
     return np.concatenate(parts, axis=2) if order else frames
 
 
-def spectral_frames(batch, n_mels=64, n_mfcc=0):
+def spectral_frames(batch, n_mels=64, n_mfcc=0, dtype=np.float32):
     """Per-frame features of equal-length clips.
 
     Parameters
@@ -100,23 +100,29 @@ def spectral_frames(batch, n_mels=64, n_mfcc=0):
         Mel bands.
     n_mfcc : int
         0 for log-mel features, else the number of MFCCs (DCT-II of the log-mel).
+    dtype : {np.float32, np.float64}, default=np.float32
+        Precision of the spectra. Power spectra overflow float32 for samples
+        reaching about 1e17 (a spike, 1e19); in float64 any float32 clip gives
+        finite features.
 
     Returns
     -------
     frames : ndarray of shape (n_clips, n_frames, n_features), float32
         Every clip's frames are computed from that clip alone.
     """
-    batch = np.ascontiguousarray(batch, dtype=np.float32)
+    batch = np.ascontiguousarray(batch, dtype=dtype)
+    window = _window().astype(dtype, copy=False)
+    mel_basis = _mel_basis(n_mels).astype(dtype, copy=False)
     frames = np.lib.stride_tricks.sliding_window_view(batch, WIN_LENGTH, axis=-1)[:, ::HOP_LENGTH]
     out = np.empty((batch.shape[0], frames.shape[1], n_mfcc or n_mels), dtype=np.float32)
     # A few thousand frames at a time: the windowed frames and their spectra take
     # about 45 bytes per input sample, too much for long recordings at once.
     for start in range(0, frames.shape[1], FRAME_CHUNK):
-        windows = frames[:, start : start + FRAME_CHUNK] * _window()
+        windows = frames[:, start : start + FRAME_CHUNK] * window
         spectrum = np.fft.rfft(windows, n=N_FFT, axis=-1)
-        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32, copy=False)
-        feats = np.log(power @ _mel_basis(n_mels) + np.float32(LOG_OFFSET))
+        power = (spectrum.real**2 + spectrum.imag**2).astype(dtype, copy=False)
+        feats = np.log(power @ mel_basis + dtype(LOG_OFFSET))
         if n_mfcc:
-            feats = feats @ _dct_matrix(n_mels, n_mfcc)
+            feats = feats @ _dct_matrix(n_mels, n_mfcc).astype(dtype, copy=False)
         out[:, start : start + FRAME_CHUNK] = feats
     return out
