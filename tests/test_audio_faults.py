@@ -424,3 +424,17 @@ def test_stereo_file_decodes_to_the_mean_of_its_channels(tmp_path):
     stereo = (0.3 * rng.standard_normal((3 * SR + 17, 2))).astype(np.float32)
     path = write_wav(tmp_path / "st.wav", stereo, subtype="FLOAT")
     assert_array_equal(_audio.read_audio_file(path, 0), stereo.mean(axis=1, dtype=np.float32))
+
+
+def test_a_file_list_entry_that_is_no_audio_file_is_named_for_what_it_is(tmp_path, capsys):
+    """skaloe embed FILE_LIST: a folder or a named pipe in the list is not 'missing'."""
+    from skaloe.cli import main
+
+    (tmp_path / "folder.wav").mkdir()
+    os.mkfifo(tmp_path / "pipe.wav")
+    for name, what in [("folder.wav", "is a directory"), ("pipe.wav", "is a named pipe")]:
+        listing = tmp_path / f"list-{name}.txt"
+        listing.write_text(f"{tmp_path / name}\n")
+        assert main(["embed", str(listing), "-o", str(tmp_path / "out.npz")]) == 2
+        err = capsys.readouterr().err
+        assert what in err and "does not exist" not in err

@@ -700,3 +700,17 @@ def test_a_damaged_session_file_is_one_clear_error_that_names_it(tmp_path, capsy
     assert "Traceback" not in err
     if err:
         assert err.count("\n") == 1 and "is damaged" in err and str(db) in err
+
+
+def test_a_clip_that_cannot_be_played_is_a_lookup_error_naming_it(tmp_path):
+    """The page answers 404 with the reason (LookupError), never 500, for an unplayable clip."""
+    bad = tmp_path / "noise.flac"
+    bad.write_bytes(b"this is not audio" * 100)
+    X = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    np.savez(tmp_path / "pool.npz", embeddings=X,
+             paths=np.array([str(bad)] + [str(tmp_path / f"gone{i}.wav") for i in range(19)]))
+    s = DurableSession.create(tmp_path / "s.sqlite", tmp_path / "pool.npz", ["a", "b"])
+    for position in (0, 1):
+        with pytest.raises(LookupError, match=f"clip {position} .*cannot be played"):
+            s.audio_bytes(position)
+    s.close()

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from ..encoders._audio import regular_file_stat
 from ._parser import CLIError, _one_line
 
 
@@ -37,8 +38,9 @@ def _read_file_list(path):
         if not os.path.isabs(file):
             local = os.path.join(base, file)
             file = local if os.path.exists(local) or not os.path.exists(file) else file
-        if not os.path.isfile(file):
-            raise CLIError(f"{path}, line {number}: audio file {file!r} does not exist")
+        _, problem = regular_file_stat(file)
+        if problem is not None:
+            raise CLIError(f"{path}, line {number}: audio file {file!r} {problem}")
         paths.append(file)
         labels.append(label if sep else None)
     if not paths:

@@ -816,6 +816,7 @@ class DurableSession:
             raise LookupError(f"Clip {position} has no audio file in this session.")
         try:
             return clip_wav_bytes(path, position, MODEL_SAMPLE_RATE)
-        except OSError:
+        except (OSError, ValueError) as exc:  # gone, not audio, too long, absurd rate
             raise LookupError(
-                f"The audio file of clip {position} ({path!r}) cannot be read.") from None
+                f"The audio file of clip {position} ({path!r}) cannot be played: {exc}"
+            ) from None
