@@ -29,6 +29,7 @@ from test_encoder import count_spectral, subprocess_env  # noqa: F401 (a fixture
 
 SR = 16000
 HOUR = 3600
+RUNS_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 # -- helpers ---------------------------------------------------------------
@@ -72,7 +73,7 @@ def python_process(code, *args, **popen):
 
 def _mount_tmpfs(folder):
     """Mount a 1 MiB tmpfs on ``folder``; return why that cannot be done, or None."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+    if not RUNS_AS_ROOT:
         return "mounting a small tmpfs needs root and the tests do not run as root"
     try:
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
@@ -98,7 +99,7 @@ class Disk:
     def read_only(self):
         if self.why_no_tmpfs is None:
             subprocess.run(["mount", "-o", "remount,ro", str(self.folder)], check=True)
-        elif os.geteuid() == 0:
+        elif RUNS_AS_ROOT:
             pytest.skip(f"root writes through permissions, so a read-only cache needs a "
                         f"read-only mount, but {self.why_no_tmpfs}")
         else:
