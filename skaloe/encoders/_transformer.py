@@ -282,7 +282,9 @@ class EncoderTransformer(
         ``location``). Entries are keyed by the model's identity, the encoder
         parameters and each clip's content (files: path, size and modification
         time), so a changed file is embedded again. Several processes may fill
-        the same cache at once.
+        the same cache at once. A cache that cannot be written (read-only,
+        full) or holds damaged files costs recomputation and a warning, never
+        the results; see the :ref:`User Guide <encoders-cache>`.
 
     n_jobs : int or None, default=None
         Threads for decoding files, hashing clips and running the built-in
@@ -532,8 +534,9 @@ class EncoderTransformer(
                             f"{store.folder if store else 'the cache'}."
                         )
                     out[chunk] = emb
-                    if store is not None:
-                        store.add([keys[i] for i in chunk], emb)
+                    if store is not None:  # a cache that cannot be written only warns
+                        store.add([keys[i] for i in chunk], emb,
+                                  [_clip_name(clips[i], i) for i in chunk])
                     bar.update(len(chunk))
         if keys is not None and len(first) < n:  # repeated clips: copy from first occurrence
             out[:] = out[[first[k] for k in keys]]
@@ -558,6 +561,11 @@ class EncoderTransformer(
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.requires_fit = True
         return tags
+
+
+def _clip_name(clip, index):
+    """How a warning names clip ``index``: its path, or its position in X."""
+    return f"{clip!r} (X[{index}])" if isinstance(clip, str) else f"X[{index}]"
 
 
 def _pick_handle(source):
