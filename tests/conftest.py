@@ -47,3 +47,19 @@ def tiny_savedmodels(tmp_path_factory):
     from savedmodels import BUILDERS
 
     return _LazySavedModels(BUILDERS, tmp_path_factory.mktemp("savedmodels"))
+
+
+@pytest.fixture
+def count_spectral(monkeypatch):
+    """Record how many waveforms each SpectralRunner.embed call receives (all test modules)."""
+    from skaloe.encoders._runners import SpectralRunner
+
+    calls = []
+    original = SpectralRunner.embed
+
+    def spy(self, waveforms, indices):
+        calls.append(len(waveforms))
+        return original(self, waveforms, indices)
+
+    monkeypatch.setattr(SpectralRunner, "embed", spy)
+    return calls

@@ -25,7 +25,7 @@ import skaloe.encoders._cache as cache_module
 import skaloe.encoders._transformer as transformer_module
 from skaloe import EncoderTransformer
 from skaloe.encoders._audio import clip_key
-from test_encoder import count_spectral, subprocess_env  # noqa: F401 (a fixture, shared)
+from test_encoder import subprocess_env
 
 SR = 16000
 HOUR = 3600

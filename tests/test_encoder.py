@@ -75,20 +75,6 @@ def write_wavs(folder, clips, subtype="PCM_16", prefix="clip", sr=SR, ext="wav")
     return paths
 
 
-@pytest.fixture
-def count_spectral(monkeypatch):
-    """Record how many waveforms each SpectralRunner.embed call receives."""
-    calls = []
-    original = SpectralRunner.embed
-
-    def spy(self, waveforms, indices):
-        calls.append(len(waveforms))
-        return original(self, waveforms, indices)
-
-    monkeypatch.setattr(SpectralRunner, "embed", spy)
-    return calls
-
-
 def forbid_spectral(monkeypatch):
     def boom(self, waveforms, indices):
         raise AssertionError(f"spectral encoder ran on {len(waveforms)} clips (cache expected)")
