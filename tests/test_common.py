@@ -9,6 +9,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from ci_support import run_estimator_check
 import skaloe
 
+# scikit-learn's checks feed random numbers well outside [-1, 1] to the encoders as
+# waveforms; the warning that names such clips is right, and noise here.
+pytestmark = pytest.mark.filterwarnings("ignore:.*far outside \\[-1, 1\\]:UserWarning")
+
 
 def all_estimators():
     """The public estimator classes exported by ``skaloe``."""
