@@ -280,8 +280,9 @@ class EncoderTransformer(
     memory : str, path-like, joblib.Memory or None, default=None
         Folder of a persistent embedding cache (a ``joblib.Memory`` gives its
         ``location``). Entries are keyed by the model's identity, the encoder
-        parameters and each clip's content (files: path, size and modification
-        time), so a changed file is embedded again. Several processes may fill
+        parameters and each clip's content (files: path, size, modification
+        and change times and inode, one ``stat``), so a rewritten file is
+        embedded again, even with its old size and modification time. Several processes may fill
         the same cache at once. A cache that cannot be written (read-only,
         full) or holds damaged files costs recomputation and a warning, never
         the results; see the :ref:`User Guide <encoders-cache>`.
