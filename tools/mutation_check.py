@@ -65,8 +65,8 @@ MUTATIONS = {
     ),
     "page-accepts-origin-null": (
         "skaloe/labeling/_server.py",
-        'if origin == "null" or urlsplit(origin).netloc != host:',
-        'if origin != "null" and urlsplit(origin).netloc != host:',
+        "    parts = urlsplit(origin)\n",
+        '    if origin == "null":\n        return True\n    parts = urlsplit(origin)\n',
         ["tests/test_label_web.py"],
         "the labeling page accepts a POST from an opaque (null) origin",
     ),
@@ -114,7 +114,7 @@ MUTATIONS = {
     ),
     "reopen-ignores-checkpoints": (
         "skaloe/labeling/_session.py",
-        "        for checkpoint_id, covers in self._db.checkpoints():\n",
+        "        for checkpoint_id, covers in checkpoints:\n",
         "        for checkpoint_id, covers in []:\n",
         ["tests/test_labeling.py"],
         "reopening and undoing replay the whole log instead of loading a checkpoint",
@@ -132,6 +132,13 @@ MUTATIONS = {
         'threadpool_limits(limits=None, user_api="blas")',
         ["tests/test_labeling.py"],
         "the page's accuracy estimate runs on every BLAS thread while a label waits",
+    ),
+    "nan-pool-accepted": (
+        "skaloe/active/_learner.py",
+        '        check_finite_rows(pool, "the encoded X" if prefix else "X", allow_nan=self._allow_nan)\n',
+        "",
+        ["tests/test_active.py"],
+        "a pool with NaN rows is accepted at fit, and every later query fails naming no row",
     ),
     "margin-scorer-inverted": (
         "skaloe/active/_scorer.py",
