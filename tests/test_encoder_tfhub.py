@@ -737,3 +737,35 @@ def test_cache_keyed_by_output_key(place, tmp_path):
     X512 = EncoderTransformer("trill", output_key="embedding", memory=memory).fit_transform(clips)
     assert X19.shape == (2, 12288) and X512.shape == (2, 512)
     assert_array_equal(EncoderTransformer("trill", memory=memory).fit_transform(clips), X19)
+
+
+def test_tensorflow_hub_imports_without_pkg_resources(tmp_path):
+    """setuptools 82+ has no pkg_resources: skaloe lends tensorflow_hub a stand-in for
+    its one use (parse_version) instead of pinning the user's setuptools, and removes it
+    again so that nothing else sees a partial pkg_resources."""
+    code = r"""
+import importlib.abc, sys
+
+class NoPkgResources(importlib.abc.MetaPathFinder):  # as with setuptools >= 82
+    def find_spec(self, name, path=None, target=None):
+        if name == "pkg_resources" or name.startswith("pkg_resources."):
+            raise ModuleNotFoundError("No module named 'pkg_resources'", name=name)
+        return None
+
+sys.meta_path.insert(0, NoPkgResources())
+from skaloe.encoders import _tfhub
+
+tf, hub = _tfhub.import_tensorflow()
+assert hasattr(hub, "KerasLayer"), hub
+assert "pkg_resources" not in sys.modules
+try:
+    import pkg_resources
+except ModuleNotFoundError:
+    print("ok")
+"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("ok")

@@ -43,21 +43,48 @@ def import_tensorflow():
             f"tensorflow-hub ({exc})."
         ) from exc
     try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-            import tensorflow_hub as hub
-    except ModuleNotFoundError as exc:
-        if exc.name == "pkg_resources":
-            raise ImportError(
-                "tensorflow_hub imports pkg_resources, which setuptools 82 removed "
-                "(tensorflow/hub#934); run: pip install 'setuptools<82'."
-            ) from exc
+        hub = _import_tensorflow_hub()
+    except ImportError as exc:
         raise ImportError(
             f"Loading TF-Hub models needs tensorflow_hub: pip install tensorflow-hub ({exc})."
         ) from exc
     return tf, hub
+
+
+def _import_tensorflow_hub():
+    """``tensorflow_hub``, also where setuptools 82+ has removed ``pkg_resources``.
+
+    tensorflow_hub 0.16 imports ``pkg_resources`` for one function,
+    ``parse_version``, to compare TensorFlow's version with its minimum
+    (tensorflow/hub#934). Where ``pkg_resources`` is missing, a module holding
+    only ``packaging.version.parse`` under that name stands in while
+    tensorflow_hub is imported, and is removed from ``sys.modules`` right
+    after, so nothing else ever sees it. The user's setuptools is left as it is.
+    """
+    import importlib.util
+    import sys
+    import types
+    import warnings
+
+    try:
+        missing = importlib.util.find_spec("pkg_resources") is None
+    except ImportError:  # an import hook that refuses it outright
+        missing = True
+    stand_in = None
+    if "pkg_resources" not in sys.modules and missing:
+        from packaging.version import parse
+
+        stand_in = types.ModuleType("pkg_resources")
+        stand_in.parse_version = parse
+        sys.modules["pkg_resources"] = stand_in
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            import tensorflow_hub
+    finally:
+        if stand_in is not None and sys.modules.get("pkg_resources") is stand_in:
+            del sys.modules["pkg_resources"]
+    return tensorflow_hub
 
 
 def tfhub_cache_dir():
