@@ -24,7 +24,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import tensorflow  # noqa: F401
-import tensorflow_hub as hub
+# tensorflow_hub as skaloe imports it (without pkg_resources where setuptools has none)
+from skaloe.encoders._tfhub import import_tensorflow  # noqa: E402
+
+_, hub = import_tensorflow()
 
 from sklearn.base import clone  # noqa: E402
 

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 import tensorflow as tf
-import tensorflow_hub as hub
+# tensorflow_hub as skaloe imports it (without pkg_resources where setuptools has none)
+from skaloe.encoders._tfhub import import_tensorflow  # noqa: E402
+
+_, hub = import_tensorflow()
 
 from savedmodels import (  # noqa: E402
     BUILDERS,
