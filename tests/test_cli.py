@@ -877,3 +877,14 @@ def test_dask_user_errors_are_one_line_with_exit_code_2(argv, expected, tone_sto
     assert expected.format(**fill) in lines[0]
     assert not (bad_stores / "new").exists()  # nothing was created
     assert _markers(store) == before
+
+
+def test_a_mistyped_model_on_the_command_line_offers_only_what_it_can_take(tmp_path, capsys):
+    from skaloe.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["embed", str(tmp_path), "-o", str(tmp_path / "x.npz"), "--model", "yamnett"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'yamnet'" in err and "callable" not in err
+    assert err.count("\n") == 1

@@ -1213,3 +1213,11 @@ def test_transform_before_fit_raises():
         EncoderTransformer("mfcc").transform([make_float(0, 1000)])
     with pytest.raises(NotFittedError):
         EncoderTransformer("mfcc").get_feature_names_out()
+
+
+def test_a_mistyped_model_name_gets_the_closest_names():
+    with pytest.raises(ValueError, match=r"Unknown model 'Trilsson5'\. Did you mean 'trillsson5'"):
+        EncoderTransformer("Trilsson5").fit([np.zeros(16000, dtype=np.float32)])
+    with pytest.raises(ValueError) as far:
+        EncoderTransformer("zzzz").fit([np.zeros(16000, dtype=np.float32)])
+    assert "Did you mean" not in str(far.value) and "Python callable" in str(far.value)

@@ -95,9 +95,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _model_option(text):
+    """--model: a name, URL, Kaggle id or folder; else what a command-line user can give."""
+    import os
+
+    from ..encoders._transformer import names_a_model, unknown_model_message
+
+    if names_a_model(text) or os.sep in text or text.startswith("."):
+        return text  # a folder that does not exist is named by the encoder's own error
+    raise argparse.ArgumentTypeError(unknown_model_message(text, callables=False))
+
+
 def _add_encoder_options(parser, *, cache_help):
     parser.add_argument(
-        "--model", default="ge2e", metavar="MODEL",
+        "--model", default="ge2e", metavar="MODEL", type=_model_option,
         help="encoder: a built-in that runs offline ('ge2e', a pretrained speech network "
              "whose weights ship with skaloe; the spectral baselines 'mfcc', 'logmel'), a "
              "TF-Hub model name such as 'trillsson1'...'trillsson5', 'yamnet', 'vggish' "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import sys
@@ -95,14 +96,28 @@ def _savedmodel_fingerprint(folder):
     return h.hexdigest()
 
 
-def _unknown_model_error(model):
-    names = ", ".join(MODEL_SPECS)
-    return ValueError(
-        f"Unknown model {model!r}. Use one of the names {names}; a tfhub.dev or "
-        "kaggle.com/models URL; a Kaggle model id such as 'google/trillsson/tensorFlow2/5'; "
-        "the folder of a TensorFlow SavedModel; or a Python callable. "
-        "See skaloe.encoders.available_models()."
+def unknown_model_message(model, *, callables=True):
+    """Why ``model`` names no encoder, with the closest names and every form that works.
+
+    ``callables=False`` leaves out Python callables, for the command line.
+    """
+    names = list(MODEL_SPECS)
+    close = difflib.get_close_matches(str(model).lower(), names, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (
+        f"Unknown model {model!r}.{hint} Use one of the names {', '.join(names)}; a "
+        "tfhub.dev or kaggle.com/models URL; a Kaggle model id such as "
+        "'google/trillsson/tensorFlow2/5'; "
+        + ("the folder of a TensorFlow SavedModel; or a Python callable. "
+           if callables else "or the folder of a TensorFlow SavedModel. ")
+        + "See skaloe.encoders.available_models()."
     )
+
+
+def names_a_model(text):
+    """Whether a string names an encoder: a known name, a URL or Kaggle id, or a folder."""
+    return (text.lower() in MODEL_SPECS or is_url(text) or looks_like_kaggle_id(text)
+            or os.path.isdir(text))
 
 
 def resolve_encoder(model, output_key, call_convention, pooling, min_length):
@@ -133,7 +148,7 @@ def resolve_encoder(model, output_key, call_convention, pooling, min_length):
                 "TensorFlow SavedModel (it holds saved_model.pb), or a model name."
             )
         else:
-            raise _unknown_model_error(text)
+            raise ValueError(unknown_model_message(text))
         if spec is not None:
             kind = spec.kind if spec.kind in ("spectral", "embedded") else "savedmodel"
             identity = {"name": spec.name}
