@@ -1,4 +1,4 @@
-"""The labeled pool: the ``-1`` marker, label and position checks, class order."""
+"""The labeled pool: the ``-1`` marker, label and position checks, class order, row counts."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ def is_marker(value):
         and not isinstance(value, bool)
         and value == UNLABELED
     )
+
+
+def num_rows(X):
+    """Number of samples in an array, sparse matrix, DataFrame or list."""
+    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def is_nan(value):

@@ -31,6 +31,7 @@ from ._labels import (
     check_no_nan_labels,
     check_positions,
     classes_in_order,
+    num_rows,
     unlabeled_mask,
 )
 from ._matching import PoolLookup, assign_positions
@@ -58,10 +59,6 @@ _NOT_FITTED = (
     "This %(name)s is not fitted yet: call fit(X_pool) first (y is optional; -1 marks "
     "unlabeled samples), then query() for the samples to label and teach() their labels."
 )
-
-
-def _num_rows(X):
-    return X.shape[0] if hasattr(X, "shape") else len(X)
 
 
 def _estimator_has(attr):
@@ -342,7 +339,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._semi_supervised = is_transductive(trainable)
         self._trainable = trainable
         self._clusters = None
-        n_pool = pool.shape[0] if hasattr(pool, "shape") else len(pool)
+        n_pool = num_rows(pool)
         if self.batch_diversity is not None and not (
             isinstance(pool, np.ndarray) and pool.ndim == 2 and pool.dtype.kind in "iufb"
         ):
@@ -413,7 +410,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Xt = self._as_pool_features(X_val, "X_val")
         y_val = as_label_array(y_val) if isinstance(y_val, (list, tuple)) else np.asarray(y_val)
         y_val = column_or_1d(y_val)
-        n_val = Xt.shape[0] if hasattr(Xt, "shape") else len(Xt)
+        n_val = num_rows(Xt)
         if len(y_val) != n_val:
             raise ValueError(
                 f"X_val has {n_val} samples but y_val has {len(y_val)}; give one label per "
@@ -451,9 +448,6 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self, msg=_NOT_FITTED)
         return int(self.labeled_mask_.sum()) + len(self._extra_y)
 
-    def _n_labels(self):
-        return self.n_labels_
-
     def _validation_score(self):
         X_val, y_val = self._val
         view = FittedView(self._final, self.classes_)
@@ -468,7 +462,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if self._val is not None and self._final is not None:
             score = self._validation_score()
             self.validation_scores_.append(
-                {"round": self.n_rounds_, "n_labels": self._n_labels(), "score": score}
+                {"round": self.n_rounds_, "n_labels": self.n_labels_, "score": score}
             )
         self.validation_score_ = score
         for rule in self.stopping_:
@@ -656,7 +650,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, msg=_NOT_FITTED)
         Xt = self._as_pool_features(X)
-        labels = check_labels(labels, _num_rows(Xt))
+        labels = check_labels(labels, num_rows(Xt))
         return self._record(np.empty(0, dtype=np.intp), labels[:0], Xt, labels)
 
     def _record(self, positions, labels, extra_X=None, extra_labels=()):
@@ -689,7 +683,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _teach_samples(self, X, labels):
         """teach() with samples: label those found in the pool, add the others."""
-        n = _num_rows(X)
+        n = num_rows(X)
         labels = check_labels(labels, n)
         found, features = self._lookup.find(X, self._as_pool_features)
         positions = assign_positions(found, self.labeled_mask_)
@@ -831,7 +825,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """The model's ``method`` on X; with one class labeled, ``one_class((n, 1))``."""
         self._check_predictable()
         if self.estimator_ is None:
-            return one_class((_num_rows(X), 1))
+            return one_class((num_rows(X), 1))
         return getattr(self.estimator_, method)(X)
 
     def predict_pool(self, indices=None):
@@ -877,7 +871,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """
         self._check_predictable()
         if self.estimator_ is None:
-            return np.repeat(self.classes_[:1], _num_rows(X))
+            return np.repeat(self.classes_[:1], num_rows(X))
         return self.classes_[np.asarray(self.estimator_.predict(X), dtype=np.intp)]
 
     @available_if(_estimator_has("predict_proba"))

@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from .._fingerprints import _CHUNK_ROWS, fingerprints
+from ._labels import num_rows
 
 
 def _dense(rows):
@@ -163,7 +164,7 @@ class PoolLookup:
             found = self._rows.find(pool, features)
             if found is not None:
                 return found, features
-        n = features.shape[0] if hasattr(features, "shape") else len(features)
+        n = num_rows(features)
         return [[] for _ in range(n)], features
 
 

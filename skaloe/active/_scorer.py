@@ -33,6 +33,8 @@ import numpy as np
 from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils.validation import check_array, check_random_state
 
+from ._labels import num_rows
+
 __all__ = [
     "entropy_score",
     "get_query_scorer",
@@ -777,7 +779,7 @@ def _response_chunks(model, pool, response_method, chunk_size, distributions=Non
     """
     from sklearn.linear_model import LogisticRegression
 
-    n = pool.shape[0] if hasattr(pool, "shape") else len(pool)
+    n = num_rows(pool)
     fast = (
         type(model) is LogisticRegression
         and isinstance(pool, np.ndarray)
@@ -828,7 +830,7 @@ def score_pool(scorer, model, pool, *, chunk_size=8192, random_state=None, distr
     predicted : ndarray of int, shape (n_pool,)
         The predicted class code of each sample.
     """
-    n = pool.shape[0] if hasattr(pool, "shape") else len(pool)
+    n = num_rows(pool)
     predicted = np.empty(n, dtype=np.intp)
     if isinstance(scorer, _QueryScorer):
         scores = None
