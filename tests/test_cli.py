@@ -25,21 +25,41 @@ def _run_demo(tmp_path, **options):
     return out.getvalue()
 
 
-def test_demo_prints_learning_curves_and_upper_bound(tmp_path):
+_CELL = r"(\d\.\d{3}) \u00b1 (\d\.\d{3})"
+_DEMO_ROW = re.compile(rf"^\s+(\d+)\s+{_CELL}\s+{_CELL}\s*$", re.M)
+
+
+def _flat(text):
+    """``text`` with its line wrapping undone, for checking sentences."""
+    return " ".join(text.split())
+
+
+def test_demo_prints_learning_curves_and_all_labels(tmp_path):
     text = _run_demo(tmp_path)
-    assert "encoder 'mfcc' (spectral baseline)" in text
-    assert "240 synthetic vowel clips" in text
-    rows = re.findall(r"^\s+(\d+)\s+(0\.\d{3}|1\.000)\s+(0\.\d{3}|1\.000)\s*$", text, re.M)
+    flat = _flat(text)
+    assert "encoder 'mfcc' (spectral baseline)" in flat
+    assert "240 synthetic clips of 12 vowels" in flat
+    # One plain sentence says what is compared, without jargon.
+    assert "What is compared:" in flat and "least sure about" in flat
+    for jargon in ("margin", "probe", "upper bound"):
+        assert jargon not in text
+    rows = _DEMO_ROW.findall(text)
     # 2 labels x 12 classes to start, then 3 class-aware rounds of 12.
     assert [int(r[0]) for r in rows] == [24, 36, 48, 60]
-    assert re.search(r"^\s+180\s+\d\.\d{3}\s+\(full-data linear probe", text, re.M)
+    assert re.search(r"^\s+180\s+\d\.\d{3}\s+<- all labels", text, re.M)
+    assert "To reach 95% of the all-labels score" in text
+    assert "To reach 98% of the all-labels score" in text
     # The audio and the cache went where they were asked to.
     assert list((tmp_path / "audio").iterdir())
     assert (tmp_path / "cache" / "skaloe-embeddings").is_dir()
 
 
 def test_demo_columns_are_the_strategies_they_name(tmp_path):
-    """Each column of the demo is that strategy's curve, checked against simulate."""
+    """Each column of the demo is that strategy's curve, checked against simulate.
+
+    The means, the spreads over runs and the labels needed to reach 95% and
+    98% of the all-labels score are recomputed one strategy at a time.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
@@ -49,10 +69,10 @@ def test_demo_columns_are_the_strategies_they_name(tmp_path):
     from skaloe.datasets import load_audio_folder
     from skaloe.experiment import simulate
 
-    text = _run_demo(tmp_path, runs=2, n_per_class=1, random_state=4)
-    rows = re.findall(r"^\s+(\d+)\s+(\d\.\d{3})\s+(\d\.\d{3})\s*$", text, re.M)
+    text = _run_demo(tmp_path, runs=2, n_per_class=1, rounds=6, random_state=4)
+    rows = _DEMO_ROW.findall(text)
     table = np.array([[float(v) for v in row] for row in rows])
-    assert table[:, 0].tolist() == [12, 24, 36, 48]
+    assert table[:, 0].tolist() == [12, 24, 36, 48, 60, 72, 84]
 
     # The demo's protocol, spelled out: the clips it wrote, embedded with its
     # encoder, a stratified 25% held out, then each strategy on its own.
@@ -60,17 +80,36 @@ def test_demo_columns_are_the_strategies_they_name(tmp_path):
     X = EncoderTransformer("mfcc", memory=tmp_path / "cache").fit_transform(folder.filenames)
     X_pool, X_test, y_pool, y_test = train_test_split(
         X, folder.target, test_size=0.25, stratify=folder.target, random_state=4)
-    for column, strategy in ((1, "margin"), (2, "random")):
+    needed = {}
+    for column, strategy, name in ((1, "margin", "active"), (3, "random", "random")):
         results = simulate(
             X_pool, y_pool, X_test, y_test,
             estimator=make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
-            strategies=(strategy,), selections=("class-aware",), n_rounds=3,
+            strategies=(strategy,), selections=("class-aware",), n_rounds=6,
             n_per_class=1, n_runs=2, random_state=4,
         )
-        _, curve, _ = results.curves()[(strategy, "class-aware")]
+        _, curve, spread = results.curves()[(strategy, "class-aware")]
         np.testing.assert_allclose(table[:, column], curve, atol=5e-4)
+        np.testing.assert_allclose(table[:, column + 1], spread, atol=5e-4)
+        for fraction in (0.95, 0.98):
+            reach = results.labels_to_reach(fraction)[strategy, "class-aware"]
+            line = next(line for line in text.split(f"To reach {fraction:.0%}")[1].splitlines()
+                        if line.strip().startswith(f"{name}:"))
+            if reach["n_reached"] == reach["n_runs"]:
+                assert f"{name}: {reach['n_labels']:.0f} \u00b1 " in line
+            elif reach["n_reached"] == 0:
+                assert "not reached within" in line
+            needed[strategy, fraction] = reach
     # The two columns differ, so a column computed with the other strategy is caught.
-    assert not np.array_equal(table[:, 1], table[:, 2])
+    assert not np.array_equal(table[:, 1], table[:, 3])
+    # The saving is the demo's sentence when both strategies got there in every run.
+    for fraction in (0.95, 0.98):
+        mine, base = needed["margin", fraction], needed["random", fraction]
+        if mine["n_reached"] == base["n_reached"] == mine["n_runs"]:
+            saving = 1 - mine["n_labels"] / base["n_labels"]
+            part = _flat(text.split(f"To reach {fraction:.0%}")[1])
+            word = "fewer" if saving >= 0 else "more"
+            assert f"{abs(saving):.0%} {word} labels than random" in part
 
 
 def test_demo_default_is_the_pretrained_network(capsys):
@@ -194,7 +233,6 @@ def test_python_m_skaloe_exit_codes(tmp_path):
 
 # -- skaloe embed / skaloe simulate -------------------------------------------
 
-import importlib.util  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 
@@ -314,9 +352,10 @@ def _check_simulation_output(text, out_dir, keys, first_rows):
     header = next(line for line in text.splitlines() if line.strip().startswith("labels"))
     for strategy, selection in keys:
         assert f"{strategy}/{selection}" in header
-    rows = re.findall(r"^\s+(\d+)((?:\s+\d\.\d{3})+)\s*$", text, re.M)
+    rows = re.findall(r"^\s+(\d+)((?:\s+\d\.\d{3} \u00b1 \d\.\d{3})+)\s*$", text, re.M)
     assert [int(r[0]) for r in rows] == first_rows
-    assert "upper bound" in text
+    assert "all labels (every pool clip labeled" in text
+    assert "What is compared:" in text
     summary = (out_dir / "summary.txt").read_text()
     assert summary.strip() and summary.strip() in text  # the summary table is printed too
     for strategy, _ in keys:
@@ -327,7 +366,6 @@ def _check_simulation_output(text, out_dir, keys, first_rows):
     records = (out_dir / "records.csv").read_text().splitlines()
     assert records[0].startswith("run,strategy,selection,round,n_labels,val_score")
     assert len(records) == 1 + len(results.records)
-    require("matplotlib")  # the plot is checked: skipped locally without it, failed in CI
     png = out_dir / "learning_curves.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return results
@@ -339,7 +377,7 @@ def test_simulate_on_embeddings_npz(vowel_npz, tmp_path, capsys):
                  "--n-per-class", "2", "--out", str(out_dir)]) == 0
     text = capsys.readouterr().out
     # 240 clips: pool 144, validation 48, test 48 (stratified 60/20/20).
-    assert "pool 144, validation 48, test 48" in text
+    assert "pool 144, validation 48, test 48" in _flat(text)
     results = _check_simulation_output(
         text, out_dir, [("margin", "class-aware"), ("random", "class-aware")], [24, 36, 48])
     assert results.params["n_pool"] == 144 and results.params["n_test"] == 48
@@ -350,6 +388,43 @@ def test_simulate_on_embeddings_npz(vowel_npz, tmp_path, capsys):
     capsys.readouterr()
     again = SimulationResults.from_json(out2 / "results.json")
     assert [r["val_score"] for r in again.records] == [r["val_score"] for r in results.records]
+
+
+def test_simulate_stops_comparing_when_the_pool_runs_out(vowel_npz, tmp_path, capsys, recwarn):
+    """144 pool clips: 24 seed labels, then 12 a round run out after 10 of 15 rounds."""
+    out_dir = tmp_path / "results"
+    assert main(["simulate", str(vowel_npz), "--rounds", "15", "--runs", "2",
+                 "--n-per-class", "2", "--out", str(out_dir)]) == 0
+    captured = capsys.readouterr()
+    text, flat = captured.out, _flat(captured.out)
+    assert "the pool of 144 clips ran out after 10 of the 15 rounds asked" in flat
+    rows = re.findall(r"^\s+(\d+)((?:\s+\d\.\d{3} \u00b1 \d\.\d{3})+)\s*$", text, re.M)
+    # The curves stop before the round that labeled every clip.
+    assert [int(r[0]) for r in rows] == list(range(24, 144, 12))
+    assert "Summary at 132 labels, the last round before the pool ran out" in flat
+    summary = (out_dir / "summary.txt").read_text()
+    assert summary.strip() in text and "132" in summary.splitlines()[2]
+    # The command says it in words; the Python warning is not repeated on stderr.
+    assert "UserWarning" not in captured.err
+    assert not [w for w in recwarn if "ran out" in str(w.message)]
+    # The labels needed exclude the rounds with every clip labeled.
+    results = SimulationResults.from_json(out_dir / "results.json")
+    for r in results.labels_to_reach(0.95).values():
+        assert all(n is None or n < 144 for n in r["per_run"])
+
+
+def test_simulate_says_how_to_get_the_plot_without_matplotlib(vowel_npz, tmp_path, capsys,
+                                                              monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    out_dir = tmp_path / "results"
+    assert main(["simulate", str(vowel_npz), "--rounds", "1", "--runs", "1",
+                 "--strategies", "margin", "--out", str(out_dir)]) == 0
+    flat = _flat(capsys.readouterr().out)
+    assert "learning_curves.png was not written: matplotlib cannot be imported" in flat
+    assert "pip install matplotlib" in flat
+    assert (out_dir / "results.json").is_file()
+    assert not (out_dir / "learning_curves.png").exists()
 
 
 def test_simulate_on_audio_folder(vowel_folder, tmp_path, capsys):
@@ -560,7 +635,7 @@ def test_simulate_with_given_validation_and_test_sets(vowel_npz, held_out_sets, 
                  "--n-per-class", "2", "--out", str(out_dir)]) == 0
     text = capsys.readouterr().out
     assert (f"pool 240 (all of INPUT), validation {n_val} (--val-input), test 120 "
-            "(--test-input)") in text
+            "(--test-input)") in _flat(text)
     results = _check_simulation_output(
         text, out_dir, [("margin", "class-aware"), ("random", "class-aware")], [24, 36, 48])
     assert results.params["n_pool"] == 240
@@ -591,7 +666,7 @@ def test_simulate_with_given_test_set_splits_validation_off_input(vowel_npz, hel
     text = capsys.readouterr().out
     # 240 clips: 25% (60) for validation, the rest is the pool; the test set is apart.
     assert "pool 180 (INPUT split stratified, random state 0), validation 60, test 120 " \
-           "(--test-input)" in text
+           "(--test-input)" in _flat(text)
     results = SimulationResults.from_json(out_dir / "results.json")
     assert (results.params["n_pool"], results.params["n_val"], results.params["n_test"]) == (
         180, 60, 120)
@@ -605,8 +680,8 @@ def test_simulate_stopping_rules(vowel_npz, tmp_path, capsys):
                  "--n-per-class", "2", "--stopping", "plateau,stabilizing",
                  "--patience", "2", "--min-delta", "0.01", "--out", str(out_dir)]) == 0
     text = capsys.readouterr().out
-    assert "stopping rules plateau, stabilizing" in text
-    assert "where each stopping rule would have stopped" in text
+    assert "stopping rules plateau, stabilizing" in _flat(text)
+    assert "where each stopping rule would have stopped" in _flat(text)
     results = SimulationResults.from_json(out_dir / "results.json")
     assert len(results.params["stopping"]) == 2
     assert "patience=2" in results.params["stopping"][0]

@@ -100,9 +100,11 @@ def test_labels_per_round(data):
 
 def test_early_stop_when_pool_exhausted():
     X, y = make_blobs(60, centers=3, random_state=0)
-    res = simulate(X[:24], y[:24], X[24:], y[24:], X[24:], y[24:],
-                   strategies=("margin",), n_per_class=2, batch_size=5,
-                   n_rounds=50, n_runs=2, random_state=0)
+    with pytest.warns(UserWarning, match=r"The pool of 24 samples ran out after 4 of the 50 "
+                                         r"rounds asked \(margin/class-aware: 4 rounds\)"):
+        res = simulate(X[:24], y[:24], X[24:], y[24:], X[24:], y[24:],
+                       strategies=("margin",), n_per_class=2, batch_size=5,
+                       n_rounds=50, n_runs=2, random_state=0)
     for run in (0, 1):
         n = [r["n_labels"] for r in res.records if r["run"] == run]
         # 6 seeds, then 5 per round: 11, 16, 21, then the last 3.
@@ -198,7 +200,7 @@ def test_summary_against_final(results):
         assert row["val_mean"] == pytest.approx(np.mean(val))
         assert row["val_std"] == pytest.approx(np.std(val))
     upper = table.to_dict("records")[-1]
-    assert upper["strategy"] == "upper bound"
+    assert upper["strategy"] == "all labels"
     assert upper["test_mean"] == results.upper_bound["test_score"]
     assert np.isnan(upper["test_std"])
 
@@ -207,7 +209,7 @@ def test_summary_against_final(results):
     first = table.to_dict("records")[0]
     cell = f"{100 * first['test_mean']:.1f} \u00b1 {100 * first['test_std']:.1f}"
     assert cell in text.splitlines()[2]
-    assert "upper bound" in text.splitlines()[-1]
+    assert "all labels" in text.splitlines()[-1]
     assert f"{100 * results.upper_bound['test_score']:.1f}" in text.splitlines()[-1]
     assert "\u00b1" not in text.splitlines()[-1]
 
@@ -474,3 +476,94 @@ def test_simulate_class_aware_rounds_spread_over_predicted_classes():
         for position in picked:
             same = predicted == predicted[position]
             assert scores[position] == np.max(scores[same])
+
+
+def test_no_warning_when_the_pool_lasts(data, recwarn):
+    X_pool, y_pool, X_val, y_val, _, _ = data
+    simulate(X_pool, y_pool, X_val, y_val, strategies=("margin",), n_rounds=2, n_runs=1,
+             random_state=0)
+    assert not [w for w in recwarn if "ran out" in str(w.message)]
+
+
+def _reach_by_hand(records, key, target, n_pool):
+    """Labels of the first round at or above ``target`` in each run, the full pool excluded."""
+    needed = {}
+    for r in sorted(records, key=lambda r: (r["run"], r["round"])):
+        if (r["strategy"], r["selection"]) != key or r["n_labels"] >= n_pool:
+            continue
+        needed.setdefault(r["run"], None)
+        if needed[r["run"]] is None and r["val_score"] >= target:
+            needed[r["run"]] = r["n_labels"]
+    return [needed[run] for run in sorted(needed)]
+
+
+@pytest.mark.parametrize("fraction", [0.8, 0.95, 0.98, 1.0])
+def test_labels_to_reach_against_the_records(results, fraction):
+    target = fraction * results.upper_bound["val_score"]
+    reach = results.labels_to_reach(fraction)
+    assert sorted(reach) == sorted(results.curves())
+    for key, r in reach.items():
+        assert r["target"] == pytest.approx(target)
+        per_run = _reach_by_hand(results.records, key, target, results.params["n_pool"])
+        assert r["per_run"] == per_run
+        got = [n for n in per_run if n is not None]
+        assert r["n_reached"] == len(got) and r["n_runs"] == 3
+        if got:
+            assert r["n_labels"] == pytest.approx(np.mean(got))
+            assert r["n_labels_std"] == pytest.approx(np.std(got))
+        else:
+            assert np.isnan(r["n_labels"])
+
+
+def test_labels_to_reach_ignores_rounds_with_the_whole_pool():
+    """Labeling everything reaches any target: such rounds save nothing and do not count."""
+    records = [
+        {"run": 0, "strategy": s, "selection": "class-aware", "round": k, "n_labels": n,
+         "val_score": v}
+        for s, scores in (("margin", (0.5, 0.96, 0.99)), ("random", (0.5, 0.7, 0.99)))
+        for k, (n, v) in enumerate(zip((10, 20, 30), scores))
+    ]
+    results = SimulationResults(records, [], {"val_score": 1.0}, {"n_pool": 30})
+    reach = results.labels_to_reach(0.95)
+    assert reach["margin", "class-aware"]["per_run"] == [20]
+    assert reach["random", "class-aware"]["per_run"] == [None]
+    assert reach["random", "class-aware"]["max_labels"] == [20]
+    # random needed more than 20 labels: margin's 20 save at least 0%.
+    assert results.labels_saved(0.95) == {("margin", "class-aware"): (0.0, True)}
+
+
+def test_labels_saved_is_the_share_of_random_labels_spared():
+    records = [
+        {"run": run, "strategy": s, "selection": "class-aware", "round": k, "n_labels": n,
+         "val_score": v}
+        for run in (0, 1)
+        for s, first in (("margin", 1), ("random", 3 + run))
+        for k, n in enumerate((10, 20, 30, 40, 50))
+        for v in [0.99 if k >= first else 0.5]
+    ]
+    results = SimulationResults(records, [], {"val_score": 1.0}, {"n_pool": 1000})
+    # margin needs 20 labels in both runs; random 40 and 50.
+    saving, lower = results.labels_saved(0.95)["margin", "class-aware"]
+    assert saving == pytest.approx(1 - 20 / 45) and lower is False
+    assert ("random", "class-aware") not in results.labels_saved(0.95)
+    # Against margin as the baseline, random needs more: a negative saving.
+    saving, _ = results.labels_saved(0.95, baseline="margin")["random", "class-aware"]
+    assert saving == pytest.approx(1 - 45 / 20)
+
+
+@pytest.mark.parametrize("fraction", [0, -0.5, 1.5, "0.9", True, None])
+def test_labels_to_reach_rejects_bad_fractions(results, fraction):
+    with pytest.raises(ValueError, match=r"fraction must be a number in \(0, 1\]"):
+        results.labels_to_reach(fraction)
+
+
+def test_all_labels_reference_is_the_classifier_fitted_from_scratch(data):
+    """The reference row is the learners' classifier on every pool label, not warm started."""
+    X_pool, y_pool, X_val, y_val, X_test, y_test = data
+    res = simulate(X_pool, y_pool, X_val, y_val, X_test, y_test, strategies=("margin",),
+                   n_rounds=1, n_runs=1, random_state=0)
+    full = LogisticRegression(max_iter=1000).fit(X_pool, y_pool)
+    assert res.upper_bound["val_score"] == full.score(X_val, y_val)
+    assert res.upper_bound["test_score"] == full.score(X_test, y_test)
+    row = res.summary().to_text().splitlines()[-1]
+    assert row.startswith("all labels") and "every pool label" in row

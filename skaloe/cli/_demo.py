@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+import warnings
 
 from ._parser import _positive_int
+from ._report import curve_table, ran_out_note, reach_lines, wrap
 
 
 def add_parser(sub):
@@ -62,6 +64,9 @@ def run_demo(args, out=None):
     def say(text=""):
         print(text, file=out, flush=True)
 
+    def say_wrapped(text, indent=""):
+        say(wrap(text, indent))
+
     with tempfile.TemporaryDirectory(prefix="skaloe-demo-") as tmp:
         data_dir = args.data_dir or f"{tmp}/audio"
         cache = args.cache or f"{tmp}/cache"
@@ -70,8 +75,8 @@ def run_demo(args, out=None):
         folder = load_audio_folder(data_dir)
         names = folder.target_names
         n_classes = len(names)
-        say(f"skaloe demo: {len(folder.filenames)} synthetic vowel clips (WAV files in "
-            f"{data_dir}), {n_classes} classes")
+        say_wrapped(f"skaloe demo: {len(folder.filenames)} synthetic clips of {n_classes} "
+                    f"vowels spoken by synthetic speakers (WAV files in {data_dir})")
 
         # The frozen encoder embeds the files once (cold pass, written to the cache);
         # a second encoder reads them back (warm pass), as any later run would.
@@ -84,8 +89,9 @@ def run_demo(args, out=None):
         t_warm = time.perf_counter() - t0
         what = {"ge2e": "a pretrained speech network that ships with skaloe, run offline",
                 "mfcc": "spectral baseline", "logmel": "spectral baseline"}[args.model]
-        say(f"  encoder {args.model!r} ({what}): cold pass {t_cold:.2f} s, warm pass "
-            f"{t_warm:.3f} s (cache in {cache})")
+        say_wrapped(f"encoder {args.model!r} ({what}) turned each clip into {X.shape[1]} "
+                    f"numbers once: {t_cold:.2f} s, then {t_warm:.3f} s to read them back "
+                    f"from the cache ({cache})", indent="  ")
 
         X_pool, X_test, y_pool, y_test = train_test_split(
             X, folder.target, test_size=0.25, stratify=folder.target,
@@ -94,31 +100,38 @@ def run_demo(args, out=None):
         # ALOE's loop, run by the one simulation every experiment uses: the same
         # seed labels for both strategies in each run, one label per predicted
         # class per round, held-out accuracy after every round.
-        results = simulate(
-            X_pool, y_pool, X_test, y_test,
-            estimator=make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
-            strategies=("margin", "random"), selections=("class-aware",),
-            n_rounds=args.rounds, n_per_class=args.n_per_class, n_runs=args.runs,
-            random_state=args.random_state,
-        )
-        curves = results.curves()
-        n_labels, margin, _ = curves[("margin", "class-aware")]
-        labels_used = [int(round(n)) for n in n_labels]
-        _, random_, _ = curves[("random", "class-aware")]
-        upper = results.upper_bound["val_score"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the pool running out: said below
+            results = simulate(
+                X_pool, y_pool, X_test, y_test,
+                estimator=make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+                strategies=("margin", "random"), selections=("class-aware",),
+                n_rounds=args.rounds, n_per_class=args.n_per_class, n_runs=args.runs,
+                random_state=args.random_state,
+            )
+        headers = {("margin", "class-aware"): "active", ("random", "class-aware"): "random"}
+        all_labels = results.upper_bound["val_score"]
 
-        say(f"  ALOE on the pool of {len(y_pool)} clips: {args.n_per_class} labels per class to "
-            f"start, then {args.rounds} class-aware rounds of {n_classes} labels; held-out "
-            f"accuracy on {len(y_test)} clips, mean of {args.runs} runs")
         say()
-        say(f"  {'labels':>6s}  {'margin':>7s}  {'random':>7s}")
-        for k, count in enumerate(labels_used):
-            say(f"  {count:6d}  {margin[k]:7.3f}  {random_[k]:7.3f}")
-        say(f"  {len(y_pool):6d}  {upper:7.3f}  (full-data linear probe: every pool label)")
+        say_wrapped(f"What is compared: a person labels {len(y_pool)} clips a few at a time; "
+            "which clips should they label first? Active learning (\"active\") asks for "
+            "the clips the model is least sure about (its two likeliest vowels are "
+            "closest), one per vowel it predicts; \"random\" asks for clips at random. "
+            f"Both start from the same {args.n_per_class} labels per vowel, ask for "
+            f"{n_classes} more per round, and retrain a linear classifier on the "
+            "embeddings each time (the recipe of the ALOE paper, Lee et al. 2023).")
         say()
-        k = len(labels_used) - 1
-        say(f"  With {labels_used[k]} labels ({labels_used[k] / len(y_pool):.0%} of the pool), "
-            f"margin sampling reaches {margin[k]:.3f} ({margin[k] / upper:.0%} of the full-data "
-            f"probe), random sampling {random_[k]:.3f}.")
-        say(f"  Total time {time.perf_counter() - t_start:.1f} s.")
+        say_wrapped(f"Accuracy on {len(y_test)} held-out clips, mean \u00b1 std over "
+            f"{args.runs} run{'s' if args.runs != 1 else ''} with different starting labels:")
+        table, _ = curve_table(results, headers)
+        say(table)
+        say(f"  {len(y_pool):6d}  {all_labels:13.3f}  <- all labels: every clip of the pool "
+            "labeled, the goal to come close to")
+        note = ran_out_note(results, args.rounds)
+        if note:
+            say_wrapped(note)
+        say()
+        for line in reach_lines(results, headers):
+            say(line)
+        say(f"Total time {time.perf_counter() - t_start:.1f} s.")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -22,6 +23,14 @@ from ._parser import (
     _selection_list,
     _stopping_list,
     _strategy_list,
+)
+from ._report import (
+    comparable_labels,
+    curve_table,
+    ran_out_note,
+    reach_lines,
+    strategy_lines,
+    wrap,
 )
 
 
@@ -233,27 +242,8 @@ def _align_labels(y, names, pool_names, option, source):
     return mapping[y]
 
 
-def _format_n(value):
+def _format_labels(value):
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-
-
-def _curve_table(results):
-    """Learning curves as text: labels vs mean validation score, one column per learner."""
-    curves = results.curves()
-    keys = list(curves)
-    headers = [f"{s}/{sel}" for s, sel in keys]
-    rows = {}
-    for j, key in enumerate(keys):
-        n_labels, mean, _ = curves[key]
-        for n, m in zip(n_labels, mean):
-            rows.setdefault(float(n), {})[j] = float(m)
-    width = [max(7, len(h)) for h in headers]
-    lines = ["  " + f"{'labels':>6s}  " + "  ".join(f"{h:>{w}s}" for h, w in zip(headers, width))]
-    for n in sorted(rows):
-        cells = [f"{rows[n][j]:{w}.3f}" if j in rows[n] else " " * w
-                 for j, w in enumerate(width)]
-        lines.append("  " + f"{_format_n(n):>6s}  " + "  ".join(cells))
-    return "\n".join(lines)
 
 
 def _plot_curves(results, path):
@@ -263,7 +253,10 @@ def _plot_curves(results, path):
 
         from ..experiment import ActiveLearningCurveDisplay
     except ImportError as exc:
-        return f"learning_curves.png skipped (plotting unavailable: {_one_line(exc)})"
+        return (f"learning_curves.png was not written: matplotlib cannot be imported "
+                f"({_one_line(exc)}); install it with `pip install matplotlib` and run "
+                "again, or plot results.json later with "
+                "ActiveLearningCurveDisplay.from_results(SimulationResults.from_json(...))")
     try:
         fig = Figure(figsize=(7, 4.5))
         ax = fig.add_subplot()
@@ -271,7 +264,9 @@ def _plot_curves(results, path):
         figure = getattr(display, "figure_", None) or fig
         figure.savefig(path, dpi=120, bbox_inches="tight")
     except Exception as exc:  # a plotting failure must not lose the results
-        return f"learning_curves.png skipped (plotting failed: {_one_line(exc)})"
+        return (f"learning_curves.png was not written: plotting failed ({_one_line(exc)}); "
+                "the results are in results.json: plot them with "
+                "ActiveLearningCurveDisplay.from_results(SimulationResults.from_json(...))")
     return None
 
 
@@ -356,29 +351,33 @@ def run_simulate(args, out=None):
     scaler = StandardScaler().fit(X_pool)  # unsupervised: no label is used
     X_pool, X_val, X_test = (scaler.transform(a) for a in (X_pool, X_val, X_test))
     if not (val_given or test_given):
-        say(f"  split (stratified, random state {args.random_state}): pool {len(y_pool)}, "
-            f"validation {len(y_val)}, test {len(y_test)}; embeddings standardized on the "
-            "pool")
+        say(wrap(f"split (stratified, random state {args.random_state}): pool {len(y_pool)}, "
+                 f"validation {len(y_val)}, test {len(y_test)}; embeddings standardized on "
+                 "the pool", "  "))
     else:
         split = "all of INPUT" if val_given and test_given else (
             f"INPUT split stratified, random state {args.random_state}")
-        say(f"  pool {len(y_pool)} ({split}), validation {len(y_val)}"
-            f"{' (--val-input)' if val_given else ''}, test {len(y_test)}"
-            f"{' (--test-input)' if test_given else ''}; embeddings standardized on the pool")
-    say(f"  {_plural(args.runs, 'run')} of {_plural(args.rounds, 'round')} from "
-        f"{_plural(args.n_per_class, 'label')} per class; "
-        f"strategies {', '.join(args.strategies)}; selections {', '.join(args.selections)}; "
-        f"scoring {args.scoring}"
-        + (f"; stopping rules {', '.join(args.stopping)}" if args.stopping else ""))
+        say(wrap(f"pool {len(y_pool)} ({split}), validation {len(y_val)}"
+                 f"{' (--val-input)' if val_given else ''}, test {len(y_test)}"
+                 f"{' (--test-input)' if test_given else ''}; embeddings standardized on the "
+                 "pool", "  "))
+    say(wrap(f"{_plural(args.runs, 'run')} of {_plural(args.rounds, 'round')} from "
+             f"{_plural(args.n_per_class, 'label')} per class; "
+             f"strategies {', '.join(args.strategies)}; selections "
+             f"{', '.join(args.selections)}; scoring {args.scoring}"
+             + (f"; stopping rules {', '.join(args.stopping)}" if args.stopping else ""), "  "))
 
     rules = _stopping_rules(args)
-    results = simulate(
-        X_pool, y_pool, X_val, y_val, X_test, y_test,
-        strategies=args.strategies, selections=args.selections, n_rounds=args.rounds,
-        batch_size=args.batch_size, n_per_class=args.n_per_class, n_runs=args.runs,
-        scoring=args.scoring, stopping=rules or None, random_state=args.random_state,
-        verbose=max(0, args.verbose),
-    )
+    with warnings.catch_warnings():
+        # The pool running out is said in plain words below, with the curves.
+        warnings.filterwarnings("ignore", "The pool of", UserWarning)
+        results = simulate(
+            X_pool, y_pool, X_val, y_val, X_test, y_test,
+            strategies=args.strategies, selections=args.selections, n_rounds=args.rounds,
+            batch_size=args.batch_size, n_per_class=args.n_per_class, n_runs=args.runs,
+            scoring=args.scoring, stopping=rules or None, random_state=args.random_state,
+            verbose=max(0, args.verbose),
+        )
     results.params["input"] = os.fspath(source)
     results.params["val_input"] = args.val_input
     results.params["test_input"] = args.test_input
@@ -386,15 +385,35 @@ def run_simulate(args, out=None):
 
     ub = results.upper_bound
     say()
-    say(f"Learning curves: mean validation {args.scoring} over {_plural(args.runs, 'run')}")
-    say(_curve_table(results))
-    say(f"  {len(y_pool):6d}  upper bound (every pool label): validation "
-        f"{ub['val_score']:.3f}, test {ub['test_score']:.3f}")
+    say(wrap("What is compared: each strategy decides which clips an oracle labels next, "
+             "starting from the same labels in each run:"))
+    for line in strategy_lines(args.strategies, args.selections):
+        say(line)
     say()
-    summary = results.summary().to_text()
-    say(f"Summary: final {args.scoring} (validation and test), mean \u00b1 std over runs"
-        + ("; where each stopping rule would have stopped (labels, and the validation "
-           "score there)" if rules else ""))
+    say(f"Learning curves: validation {args.scoring}, mean \u00b1 std over "
+        f"{_plural(args.runs, 'run')}")
+    table, _ = curve_table(results)
+    say(table)
+    say(f"  {len(y_pool):6d}  all labels (every pool clip labeled, trained once): "
+        f"validation {ub['val_score']:.3f}, test {ub['test_score']:.3f}")
+    note = ran_out_note(results, args.rounds)
+    if note:
+        say(wrap(note))
+    say()
+    for line in reach_lines(results):
+        say(line)
+    say()
+    cut = comparable_labels(results) if note else None
+    if cut is not None:
+        summary = results.summary(at_labels=cut).to_text()
+        say(wrap(f"Summary at {_format_labels(cut)} labels, the last round before the pool "
+                 f"ran out: validation {args.scoring}, mean \u00b1 std over runs (the test "
+                 "set is scored at the end only, with every clip labeled)"))
+    else:
+        summary = results.summary().to_text()
+        say(wrap(f"Summary: final {args.scoring} (validation and test), mean \u00b1 std over "
+                 "runs" + ("; where each stopping rule would have stopped (labels, and the "
+                           "validation score there)" if rules else "")))
     say(summary)
     say()
 

@@ -12,8 +12,10 @@ import numpy as np
 
 _FORMAT = "skaloe.experiment.SimulationResults"
 _FORMAT_VERSION = 1
-_UPPER_STRATEGY = "upper bound"
-_UPPER_SELECTION = "all labels"
+# The summary row of the all-labels reference (``upper_bound``): a reference,
+# not a ceiling, so it is named for what it is.
+_UPPER_STRATEGY = "all labels"
+_UPPER_SELECTION = "every pool label"
 _SUMMARY_COLUMNS = (
     "strategy", "selection", "n_runs", "n_labels",
     "val_mean", "val_std", "test_mean", "test_std",
@@ -82,7 +84,7 @@ def _render_summary(rows, columns, *, percent=None, digits=1):
             line.append(_format_cell(r.get(f"{m}_mean"), r.get(f"{m}_std"), scale, digits))
         for key in stops:
             runs = r.get(f"stop_{key}_runs")
-            if _missing(runs):  # the upper bound row
+            if _missing(runs):  # the all-labels row
                 line += ["-", "-"]
                 continue
             n_runs = r.get("n_runs")
@@ -193,8 +195,10 @@ class SimulationResults:
         ``selection``, ``n_rounds``, ``n_labels``, ``val_score`` (last round),
         ``test_score`` (None without a test set).
     upper_bound : dict
-        The classifier trained on the whole labeled pool: ``n_labels``,
-        ``val_score``, ``test_score``, ``fit_time``.
+        The all-labels reference, the classifier trained once from scratch
+        on every label of the pool: ``n_labels``, ``val_score``,
+        ``test_score``, ``fit_time``. It is what labeling everything gives,
+        not a ceiling: a learner can score above it.
     params : dict
         The settings of the simulation (JSON-friendly).
 
@@ -205,9 +209,9 @@ class SimulationResults:
     >>> X, y = make_classification(300, n_classes=3, n_informative=4, random_state=0)
     >>> results = simulate(X[:200], y[:200], X[200:250], y[200:250], X[250:], y[250:],
     ...                    n_rounds=2, n_runs=2, random_state=0)
-    >>> table = results.summary()          # rows: strategies x selections + upper bound
+    >>> table = results.summary()          # rows: strategies x selections + all labels
     >>> list(table["strategy"])
-    ['margin', 'random', 'upper bound']
+    ['margin', 'random', 'all labels']
     >>> n_labels, mean, std = results.curves()["margin", "class-aware"]
     >>> n_labels.tolist()
     [15.0, 18.0, 21.0]
@@ -335,6 +339,119 @@ class SimulationResults:
             out[strategy, selection] = points
         return out
 
+    def _runs(self, key):
+        """The records of ``key`` as one round-ordered list per run."""
+        by_run = {}
+        for r in self.records:
+            if (r["strategy"], r["selection"]) == key:
+                by_run.setdefault(r["run"], []).append(r)
+        return {run: sorted(rs, key=lambda r: r["round"]) for run, rs in by_run.items()}
+
+    def labels_to_reach(self, fraction=0.95):
+        """How many labels each strategy needed to come within ``fraction`` of all labels.
+
+        The target is ``fraction`` times the validation score of the
+        all-labels reference (``upper_bound["val_score"]``: the classifier
+        trained on every label of the pool). In each run, the labels needed
+        are those of the first round whose validation score reaches the
+        target. Rounds in which every sample of the pool is labeled do not
+        count: with every label, reaching the target saves nothing.
+
+        Parameters
+        ----------
+        fraction : float in (0, 1], default=0.95
+            The share of the all-labels score to reach.
+
+        Returns
+        -------
+        reach : dict
+            ``(strategy, selection) -> dict`` with ``target`` (the score to
+            reach), ``per_run`` (labels needed in each run, None where the
+            run never reached the target), ``n_reached`` and ``n_runs``,
+            ``n_labels`` and ``n_labels_std`` (mean and ``ddof=0`` standard
+            deviation over the runs that reached it; NaN if none did) and
+            ``max_labels`` (per run, the most labels counted: a run that
+            did not reach the target needs more than that).
+
+        Examples
+        --------
+        >>> from skaloe.experiment import SimulationResults
+        >>> records = [
+        ...     {"run": 0, "strategy": "margin", "selection": "class-aware",
+        ...      "round": k, "n_labels": n, "val_score": s}
+        ...     for k, (n, s) in enumerate([(10, 0.5), (20, 0.86), (30, 0.9)])]
+        >>> results = SimulationResults(records, [], {"val_score": 0.9}, {"n_pool": 100})
+        >>> reach = results.labels_to_reach(0.95)["margin", "class-aware"]
+        >>> round(reach["target"], 3), reach["per_run"]
+        (0.855, [20])
+        """
+        if (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+                or not 0 < fraction <= 1):
+            raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}.")
+        reference = self.upper_bound.get("val_score")
+        if _missing(reference):
+            raise ValueError("These results have no all-labels validation score to compare "
+                             "with (upper_bound['val_score'] is missing).")
+        target = fraction * float(reference)
+        n_pool = self.params.get("n_pool")
+        out = {}
+        for key in self._keys():
+            per_run, max_labels = [], []
+            for rs in self._runs(key).values():
+                counted = [r for r in rs if n_pool is None or r["n_labels"] < n_pool]
+                hit = next((r["n_labels"] for r in counted if r["val_score"] >= target), None)
+                per_run.append(hit)
+                max_labels.append(max((r["n_labels"] for r in counted), default=0))
+            mean, std = _mean_std(per_run)
+            out[key] = {
+                "target": target,
+                "per_run": per_run,
+                "n_reached": sum(n is not None for n in per_run),
+                "n_runs": len(per_run),
+                "n_labels": mean,
+                "n_labels_std": std,
+                "max_labels": max_labels,
+            }
+        return out
+
+    def labels_saved(self, fraction=0.95, baseline="random"):
+        """The share of labels each strategy saved against ``baseline``.
+
+        The saving is ``1 - needed / needed_by_baseline``, from the mean
+        labels of :meth:`labels_to_reach` (same selection rule). When the
+        baseline did not reach the target in some runs, it needed more
+        labels than it was given there, so the saving is a lower bound
+        (counting those runs at the labels they had).
+
+        Parameters
+        ----------
+        fraction : float in (0, 1], default=0.95
+            The share of the all-labels score to reach.
+        baseline : str, default="random"
+            The strategy to compare with.
+
+        Returns
+        -------
+        saved : dict
+            ``(strategy, selection) -> (saving, is_lower_bound)`` for every
+            strategy other than the baseline whose runs all reached the
+            target, with a baseline of the same selection; ``saving`` is a
+            fraction (0.4 means 40% fewer labels, negative means more).
+        """
+        reach = self.labels_to_reach(fraction)
+        out = {}
+        for (strategy, selection), mine in reach.items():
+            base = reach.get((baseline, selection))
+            if strategy == baseline or base is None or mine["n_reached"] < mine["n_runs"]:
+                continue
+            if base["n_reached"] == 0 and not any(base["max_labels"]):
+                continue
+            needed = [n if n is not None else m
+                      for n, m in zip(base["per_run"], base["max_labels"])]
+            lower = base["n_reached"] < base["n_runs"]
+            out[strategy, selection] = (1.0 - mine["n_labels"] / float(np.mean(needed)), lower)
+        return out
+
     def summary(self, at_labels=None):
         """A table in the form of ALOE's: mean \u00b1 std over runs.
 
@@ -349,7 +466,7 @@ class SimulationResults:
         Returns
         -------
         table : pandas.DataFrame or SummaryTable
-            One row per strategy and selection, then the upper bound row
+            One row per strategy and selection, then the all-labels row
             (std NaN: one fit). Columns ``strategy``, ``selection``,
             ``n_runs``, ``n_labels`` (mean), ``val_mean``, ``val_std`` and,
             without ``at_labels``, ``test_mean``, ``test_std`` (NaN without a

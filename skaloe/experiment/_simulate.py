@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import time
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -86,8 +87,15 @@ def simulate(
     ``n_rounds`` rounds of :meth:`~skaloe.active.ActiveLearner.query` and
     :meth:`~skaloe.active.ActiveLearner.teach`, the validation score being
     recorded after the seed set (round 0) and after every round; the test
-    score is taken once, at the end. An upper bound (the classifier trained
-    on the whole labeled pool) is scored on the same sets.
+    score is taken once, at the end. The all-labels reference (the same
+    classifier, trained once from scratch on every label of the pool; kept
+    as ``upper_bound`` in the results) is scored on the same sets. It is a
+    reference, not a ceiling: a learner refit with warm start, or trained on
+    a well-chosen part of the pool, can score above it.
+
+    When the pool runs out before ``n_rounds`` rounds, a ``UserWarning``
+    says so: from then on every learner has every label, and their scores
+    no longer compare the strategies.
 
     Each learner is an :class:`~skaloe.active.ActiveLearner` fitted with
     ``X_val`` and ``y_val``: the validation score of a round is its
@@ -104,11 +112,13 @@ def simulate(
     X_val, y_val : array-like
         Validation set, scored after every round.
     X_test, y_test : array-like, default=None
-        Test set, scored after the last round (and by the upper bound).
+        Test set, scored after the last round (and by the all-labels
+        reference).
     estimator : estimator object, default=None
         Classifier of every learner (cloned). None means the
         :class:`~skaloe.active.ActiveLearner` default for the learners and
-        ``LogisticRegression(max_iter=1000)`` for the upper bound.
+        ``LogisticRegression(max_iter=1000)`` (the same, without warm start)
+        for the all-labels reference.
     strategies : sequence of str or callable, default=("margin", "random")
         Query strategies, names from
         :func:`~skaloe.active.get_query_scorer_names` or callables.
@@ -126,7 +136,7 @@ def simulate(
     scoring : str or callable, default="accuracy"
         A scikit-learn scorer name or a callable ``scorer(estimator, X, y)``
         (see :func:`sklearn.metrics.get_scorer`): each learner's ``scoring``,
-        and the score of the test set and of the upper bound.
+        and the score of the test set and of the all-labels reference.
     stopping : stopping rule or list of them, default=None
         Rules such as :class:`~skaloe.active.PlateauStopping` or
         :class:`~skaloe.active.StabilizingPredictions`; every learner gets
@@ -216,6 +226,7 @@ def simulate(
             print(text, flush=True)
 
     records, final = [], []
+    ran_out = {}  # "strategy/selection" -> the fewest rounds before the pool ran out
     for run in range(n_runs):
         seed_state, learner_state = (
             int(s) for s in np.random.SeedSequence(int(run_seeds[run])).generate_state(2)
@@ -257,7 +268,11 @@ def simulate(
                     })
                     say(2, f"[simulate]   {name}/{selection} round {rnd}: "
                            f"{n_labels} labels, val {val_score:.4f}")
-                    if rnd >= n_rounds or n_labels >= n_pool:
+                    if rnd >= n_rounds:
+                        break
+                    if n_labels >= n_pool:
+                        key = f"{name}/{selection}"
+                        ran_out[key] = min(rnd, ran_out.get(key, rnd))
                         break
                     t0 = time.perf_counter()
                     idx = learner.query(batch)
@@ -288,6 +303,19 @@ def simulate(
                        f"val {val_score:.4f}"
                        + ("" if test_score is None else f", test {test_score:.4f}"))
 
+    if ran_out:
+        fewest = min(ran_out.values())
+        warnings.warn(
+            f"The pool of {n_pool} samples ran out after {fewest} of the {n_rounds} rounds "
+            f"asked ({', '.join(f'{k}: {v} rounds' for k, v in ran_out.items())}): from "
+            "then on every learner has every label, so their scores no longer compare "
+            "strategies (SimulationResults.labels_to_reach leaves those rounds out). Ask "
+            "for fewer rounds, smaller batches, or give a bigger pool.",
+            UserWarning, stacklevel=2,
+        )
+
+    # The all-labels reference: the learners' classifier trained once, from
+    # scratch, on every label of the pool.
     if estimator is None:
         from sklearn.linear_model import LogisticRegression
 
@@ -302,7 +330,7 @@ def simulate(
         "test_score": None if X_test is None else _as_float(scorer(full, X_test, y_test)),
         "fit_time": time.perf_counter() - t0,
     }
-    say(1, f"[simulate] upper bound ({n_pool} labels): val {upper_bound['val_score']:.4f}")
+    say(1, f"[simulate] all labels ({n_pool}): val {upper_bound['val_score']:.4f}")
 
     params = {
         "estimator": None if estimator is None else repr(estimator),
