@@ -222,16 +222,19 @@ X_manual = EncoderTransformer("mfcc").fit_transform([padded])
 print(np.array_equal(X_auto, X_manual))
 
 # %%
-# What the padded clip looks like (the first 60 ms):
+# What the padded clip looks like: the 15 ms clip, then its mirror image, then
+# the clip again, and so on up to ``min_length``. The first 60 ms of the padded
+# second:
 
 import matplotlib.pyplot as plt
 
-t = np.arange(960) / 16
-fig, ax = plt.subplots(figsize=(7, 3), layout="constrained")
+t = np.arange(960) / 16  # ms
+fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+ax.plot(t[: len(short)], short, color="tab:blue", lw=1.5, label="the 15 ms clip", zorder=3)
 ax.plot(t, padded[:960], color="tab:orange", lw=1, label="mirror padding")
-ax.plot(t[: len(short)], short, color="tab:blue", lw=1.5, label="the 15 ms clip")
+ax.axvline(len(short) / 16, color="gray", ls=":", lw=1)
 ax.set_xlabel("time (ms)")
 ax.set_ylabel("amplitude")
-ax.legend(loc="upper right")
-ax.set_title("A short clip mirror-padded to min_length")
+ax.set_title("A 15 ms clip padded to min_length=16000 by mirroring (first 60 ms)")
+fig.legend(loc="outside lower center", ncols=2, frameon=False)
 plt.show()

@@ -144,6 +144,7 @@ from skaloe.experiment import ActiveLearningCurveDisplay, StrategyComparisonDisp
 
 fig, (ax_curves, ax_bars) = plt.subplots(1, 2, figsize=(11, 4))
 ActiveLearningCurveDisplay.from_results(results, ax=ax_curves)
+ax_curves.set_xlabel("labeled clips")
 ax_curves.set_title("Learning curves (validation)")
 StrategyComparisonDisplay.from_results(results, ax=ax_bars)
 ax_bars.set_ylim(0.5, 1.0)
