@@ -2,10 +2,11 @@
 
 The README's test command installs the ``tests`` extra, and ``.ci/run``
 exports ``CI=true``. Locally a developer may run the suite without an optional
-test dependency (pandas, matplotlib, ipywidgets, dask, selenium, Chromium):
+test dependency (pandas, ipywidgets, dask, selenium, Chromium):
 those tests are skipped. In CI a missing one is a broken install, so the same
 tests fail instead. skaloe's own dependencies (TensorFlow, tensorflow-hub,
-librosa, soundfile) are imported directly by the tests: never skipped.
+librosa, soundfile, matplotlib) are imported directly by the tests: never
+skipped.
 """
 
 import importlib

@@ -46,7 +46,6 @@ def test_examples_are_found():
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[path.name for path in EXAMPLES])
 def test_example_runs(example, tmp_path):
-    require("matplotlib")
     require("pandas")
     workdir = tmp_path / "cwd"
     workdir.mkdir()
@@ -92,7 +91,6 @@ def test_example_runs(example, tmp_path):
 
 def test_layout_checks_find_hidden_things():
     """The checks above see overlapping texts and a legend over data, and nothing else."""
-    require("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")

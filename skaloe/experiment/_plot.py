@@ -1,7 +1,7 @@
 """Plots of :class:`~skaloe.experiment.SimulationResults`, scikit-learn Display style.
 
-matplotlib is an optional dependency: it is imported inside the methods that
-draw, never at module import.
+matplotlib (a dependency of skaloe) is imported inside the methods that draw,
+never at module import, so ``import skaloe`` stays light.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class ActiveLearningCurveDisplay:
     One line per query strategy and selection rule, the mean over runs of
     the validation score after each round, with a band of plus or minus one
     standard deviation over runs; the classifier trained on the whole
-    labeled pool (the upper bound) as a horizontal dashed line (ALOE, Fig. 2).
+    labeled pool (the all-labels reference) as a horizontal dashed line (ALOE, Fig. 2).
 
     Build it with :meth:`from_results`; the constructor only stores the data.
 
@@ -85,7 +85,7 @@ class ActiveLearningCurveDisplay:
         the same length, as returned by
         :meth:`SimulationResults.curves <skaloe.experiment.SimulationResults.curves>`.
     upper_bound : float, default=None
-        Validation score of the upper bound; None draws no upper bound line.
+        Validation score of the all-labels reference; None draws no line.
     score_name : str, default="accuracy"
         Name of the score, shown in the y label as ``"validation <score_name>"``.
     stop_points : dict, default=None
@@ -111,7 +111,7 @@ class ActiveLearningCurveDisplay:
         ``(strategy, selection) -> error bars``, when
         ``std_display_style="errorbar"``; None otherwise.
     upper_bound_line_ : matplotlib Line2D or None
-        The horizontal line of the upper bound; None without one.
+        The horizontal line of the all-labels reference; None without one.
     stop_markers_ : dict of matplotlib Line2D
         ``((strategy, selection), rule) -> marker`` at the mean stop point
         of each rule on each curve (empty without ``stop_points``).
@@ -175,7 +175,7 @@ class ActiveLearningCurveDisplay:
             Keyword arguments of :meth:`matplotlib.axes.Axes.errorbar`.
         upper_bound_kw : dict, default=None
             Keyword arguments of :meth:`matplotlib.axes.Axes.axhline` for the
-            upper bound line.
+            all-labels line.
         stop_kw : dict, default=None
             Keyword arguments of :meth:`matplotlib.axes.Axes.plot` for the
             stop point markers.
@@ -247,7 +247,7 @@ class ActiveLearningCurveDisplay:
         self.upper_bound_line_ = None
         if not _missing(self.upper_bound):
             kw = _merge(
-                {"linestyle": "--", "color": "black", "label": "upper bound (all labels)"},
+                {"linestyle": "--", "color": "black", "label": "all labels (reference)"},
                 upper_bound_kw,
             )
             self.upper_bound_line_ = ax.axhline(float(self.upper_bound), **kw)
@@ -288,7 +288,7 @@ class ActiveLearningCurveDisplay:
             Name of the score in the y label; None means the ``scoring`` of
             the simulation when it is a string, else ``"score"``.
         upper_bound : bool, default=True
-            Draw the validation score of the upper bound.
+            Draw the validation score of the all-labels reference.
         stop_points : bool, default=True
             Mark where each stopping rule of the simulation would have
             stopped (mean over the runs where it did).
@@ -336,7 +336,7 @@ class StrategyComparisonDisplay:
     One bar per strategy and selection, the mean over runs of the score at
     the end of the runs, with an error bar of plus or minus one standard
     deviation; strategies side by side, the selections of a strategy
-    grouped; the upper bound as a horizontal dashed line (ALOE, Fig. 3 and
+    grouped; the all-labels reference as a horizontal dashed line (ALOE, Fig. 3 and
     Table 2).
 
     Build it with :meth:`from_results`; the constructor only stores the data.
@@ -346,7 +346,7 @@ class StrategyComparisonDisplay:
     scores : dict
         ``(strategy, selection) -> (mean, std)``.
     upper_bound : float, default=None
-        Score of the upper bound; None draws no upper bound line.
+        Score of the all-labels reference; None draws no line.
     score_name : str, default="test accuracy"
         The y label.
 
@@ -362,7 +362,7 @@ class StrategyComparisonDisplay:
         ``selection -> error bars`` of the bars of that selection (in the
         order of the strategies).
     upper_bound_line_ : matplotlib Line2D or None
-        The horizontal line of the upper bound; None without one.
+        The horizontal line of the all-labels reference; None without one.
 
     See Also
     --------
@@ -407,7 +407,7 @@ class StrategyComparisonDisplay:
             :meth:`matplotlib.axes.Axes.bar`).
         upper_bound_kw : dict, default=None
             Keyword arguments of :meth:`matplotlib.axes.Axes.axhline` for the
-            upper bound line.
+            all-labels line.
         width : float, default=0.8
             Width of the group of bars of one strategy.
 
@@ -447,7 +447,7 @@ class StrategyComparisonDisplay:
         self.upper_bound_line_ = None
         if not _missing(self.upper_bound):
             kw = _merge(
-                {"linestyle": "--", "color": "black", "label": "upper bound (all labels)"},
+                {"linestyle": "--", "color": "black", "label": "all labels (reference)"},
                 upper_bound_kw,
             )
             self.upper_bound_line_ = ax.axhline(float(self.upper_bound), **kw)
@@ -493,7 +493,7 @@ class StrategyComparisonDisplay:
             ``"validation"``); None means the ``scoring`` of the simulation
             when it is a string, else ``"score"``.
         upper_bound : bool, default=True
-            Draw the score of the upper bound.
+            Draw the score of the all-labels reference.
         bar_kw, errorbar_kw, upper_bound_kw : dict, default=None
             Style keyword arguments, see :meth:`plot`.
         width : float, default=0.8
