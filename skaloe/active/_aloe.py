@@ -14,11 +14,6 @@ from __future__ import annotations
 
 from ._pipeline import final_step
 
-#: What the ALOE preset sets on a learner, besides the query strategy's
-#: response method: ALOE's class-aware round, ties to the lowest position.
-ALOE_SELECTIONS = {"class-aware": "one-per-class", "class-agnostic": "class-agnostic",
-                   "one-per-class": "one-per-class"}
-
 
 def aloe_estimator():
     """ALOE's classifier in scikit-learn: a multinomial softmax refit from scratch."""
@@ -138,7 +133,8 @@ def aloe_learner(
     return ActiveLearner(
         estimator,
         query_strategy=aloe_query_strategy(query_strategy),
-        selection=ALOE_SELECTIONS[selection],
+        # ALOE's class-aware round: the best of each predicted class, no more.
+        selection="one-per-class" if selection == "class-aware" else "class-agnostic",
         tie_break="first",
         random_state=random_state,
         stopping=stopping,
