@@ -1071,7 +1071,7 @@ def test_params_and_clone():
     assert params["query_strategy"] == "entropy" and params["random_state"] == 3
     assert set(params) == {
         "estimator", "query_strategy", "selection", "batch_diversity", "cold_start",
-        "chunk_size", "random_state",
+        "chunk_size", "tie_break", "random_state",
         "stopping", "scoring",
     }
     assert learner.get_params()["estimator__C"] == 2.0

@@ -14,6 +14,7 @@ from skaloe.active import (
     ActiveLearner,
     PlateauStopping,
     StabilizingPredictions,
+    aloe_learner,
     load_state,
     save_state,
 )
@@ -42,6 +43,10 @@ LEARNERS = {
     "stopping rules": lambda: ActiveLearner(
         stopping=[StabilizingPredictions(window=2, stop_set_size=50, random_state=0)],
         random_state=4),
+    "ALOE preset": lambda: aloe_learner(random_state=5),
+    "ties to the first, one per class": lambda: ActiveLearner(
+        query_strategy="random", selection="one-per-class", tie_break="first",
+        random_state=6),
 }
 
 

@@ -456,6 +456,7 @@ def test_simulate_default_out_folder(vowel_npz, tmp_path, monkeypatch, capsys):
                    "--timeout", "--verbose", "--dask", "--dask-workers", "--shard-size",
                    "--write-on", "--overwrite"]),
         ("simulate", ["INPUT", "--model", "--cache", "--strategies", "--selections",
+                      "--preset", "--response-method",
                       "--rounds", "--runs", "--n-per-class", "--batch-size", "--test-size",
                       "--val-size", "--val-input", "--test-input", "--stopping",
                       "--patience", "--min-delta", "--scoring", "--random-state", "--out"]),

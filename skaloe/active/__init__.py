@@ -1,5 +1,6 @@
 """Active learning: the learner, query strategies (scorers) and selection."""
 
+from ._aloe import aloe_learner
 from ._checkpoint import load_state, save_state
 from ._labels import UNLABELED
 from ._learner import ActiveLearner
@@ -22,6 +23,7 @@ __all__ = [
     "PlateauStopping",
     "StabilizingPredictions",
     "UNLABELED",
+    "aloe_learner",
     "entropy_score",
     "get_query_scorer",
     "get_query_scorer_names",

@@ -52,6 +52,7 @@ from ._selection import (
     cold_start_picks,
     select_class_agnostic,
     select_class_aware,
+    select_one_per_class,
 )
 from ._stopping import check_stopping_rules, stopping_hint
 
@@ -91,6 +92,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     :meth:`teach`, which refits the classifier. This is the ALOE loop (Lee et
     al., 2023): a linear softmax classifier on frozen embeddings, smallest-
     margin uncertainty sampling, class-aware batches.
+    :func:`~skaloe.active.aloe_learner` returns one set up to select exactly
+    as ALOE's code does.
 
     Read more in the :ref:`User Guide <active_learning>`.
 
@@ -126,10 +129,16 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         callable ``(estimator, X) -> scores``, higher = ask first, such as
         :func:`skaloe.graph.model_change_scores` for a graph classifier.
 
-    selection : {"class-aware", "class-agnostic"}, default="class-aware"
+    selection : {"class-aware", "class-agnostic", "one-per-class"}, \
+            default="class-aware"
         ``"class-aware"`` spreads a batch over the predicted classes, best of
-        each class first (ALOE's default: ``query(n_classes)`` asks one label
-        per predicted class); ``"class-agnostic"`` takes the top scores.
+        each class first, then every class's second best, and so on until
+        the batch is full (``query(n_classes)`` asks one label per predicted
+        class when every class is predicted somewhere); ``"class-agnostic"``
+        takes the top scores; ``"one-per-class"`` asks at most one label per
+        predicted class, each class's best (ALOE's class-aware round exactly:
+        fewer labels when a class is predicted nowhere among the unlabeled
+        samples; see :func:`~skaloe.active.aloe_learner`).
 
     batch_diversity : {"kmeans++", "cluster-margin"} or None, default=None
         Keep near copies out of a batch. None takes the best scores (per
@@ -154,8 +163,16 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     chunk_size : int, default=8192
         Rows of the pool scored at a time; bounds the memory of a query.
 
+    tie_break : {"random", "first"}, default="random"
+        Which of several candidates with equal scores is taken first (within
+        a predicted class, with class-aware selection). ``"random"``: in a
+        random order drawn once per round from ``random_state``; ``"first"``:
+        the lowest pool position, the rule of ``np.argmax``, as in ALOE's
+        code. Ties are common with the random strategy's float32 draws, with
+        duplicate samples, and with rounded or constant features.
+
     random_state : int, RandomState instance or None, default=None
-        Seeds the cold start, the random strategy and tie-breaking.
+        Seeds the cold start, the random strategy and random tie-breaking.
 
     stopping : stopping rule or list of stopping rules, default=None
         Rules that say when labeling more is no longer worth it, such as
@@ -252,10 +269,11 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [None, HasMethods(["fit", "predict_proba"])],
         "query_strategy": [StrOptions(set(get_query_scorer_names())), callable],
-        "selection": [StrOptions({"class-aware", "class-agnostic"})],
+        "selection": [StrOptions({"class-aware", "class-agnostic", "one-per-class"})],
         "batch_diversity": [None, StrOptions(set(DIVERSITY_METHODS))],
         "cold_start": [StrOptions({"kmeans", "random"})],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "tie_break": [StrOptions({"random", "first"})],
         "random_state": ["random_state"],
         "stopping": [None, HasMethods(["describe", "update"]), list, tuple],
         "scoring": [None, StrOptions(set(get_scorer_names())), callable],
@@ -270,6 +288,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         batch_diversity=None,
         cold_start="kmeans",
         chunk_size=8192,
+        tie_break="random",
         random_state=None,
         stopping=None,
         scoring=None,
@@ -280,6 +299,7 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.batch_diversity = batch_diversity
         self.cold_start = cold_start
         self.chunk_size = chunk_size
+        self.tie_break = tie_break
         self.random_state = random_state
         self.stopping = stopping
         self.scoring = scoring
@@ -340,6 +360,13 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self._trainable = trainable
         self._clusters = None
         n_pool = num_rows(pool)
+        if self.batch_diversity is not None and self.selection == "one-per-class":
+            raise ValueError(
+                f"batch_diversity={self.batch_diversity!r} cannot be combined with "
+                "selection='one-per-class', which asks one label per predicted class and "
+                "has no batch to diversify; use batch_diversity=None, or "
+                "selection='class-aware' for several labels per class."
+            )
         if self.batch_diversity is not None and not (
             isinstance(pool, np.ndarray) and pool.ndim == 2 and pool.dtype.kind in "iufb"
         ):
@@ -707,7 +734,9 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ----------
         n : int, default=1
             Batch size. With ``selection="class-aware"``, ``n`` equal to the
-            number of classes asks one label per predicted class (ALOE).
+            number of classes asks one label per predicted class (ALOE); with
+            ``selection="one-per-class"``, the batch holds at most one
+            position per predicted class, so it can be smaller than ``n``.
         return_X : bool, default=False
             Also return those samples, in the form of the ``X`` given to
             :meth:`fit` (file paths for an encoder Pipeline); they can be
@@ -715,9 +744,11 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        indices : ndarray of int, shape (min(n, n_unlabeled),)
+        indices : ndarray of int, shape (n_selected,)
             Positions into the ``X`` given to :meth:`fit`. Fewer than ``n``
-            when fewer are unlabeled; empty (with a warning) when the pool is
+            when fewer are unlabeled (or, with ``selection="one-per-class"``,
+            fewer classes are predicted among them); equal scores in the
+            order ``tie_break`` says; empty (with a warning) when the pool is
             exhausted. While fewer than two classes are labeled, the picks
             come from the ``cold_start`` strategy.
         X_query : array-like
@@ -751,6 +782,8 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return self._diverse_batch(scores, predicted, tiebreak, candidates, n)
         if self.selection == "class-aware":
             return select_class_aware(scores, predicted, candidates, n, tiebreak)
+        if self.selection == "one-per-class":
+            return select_one_per_class(scores, predicted, candidates, n, tiebreak)
         return select_class_agnostic(scores, candidates, n, tiebreak)
 
     def _diverse_batch(self, scores, predicted, tiebreak, candidates, n):
@@ -787,7 +820,10 @@ class ActiveLearner(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 self._scorer, self._final, self._pool, chunk_size=self.chunk_size,
                 random_state=self._rng, distributions=distributions,
             )
-            tiebreak = self._rng.permutation(self.n_pool_)
+            tiebreak = (
+                np.arange(self.n_pool_) if self.tie_break == "first"
+                else self._rng.permutation(self.n_pool_)
+            )
             self._query_cache = (self._version, (scores, predicted, tiebreak))
         return self._query_cache[1]
 

@@ -1,8 +1,10 @@
 """Turning per-sample scores into a batch of pool positions to label.
 
 All functions work on positions into the pool and never copy the pool's
-features; ties are broken by a random permutation drawn once per round, so
-results are reproducible through ``random_state``.
+features. Ties are broken by ``tiebreak``, one rank per pool position (lower
+goes first): a random permutation drawn once per round, reproducible through
+``random_state``, or the positions themselves, so that the lowest position
+wins as with ``np.argmax`` (ALOE).
 """
 
 from __future__ import annotations
@@ -75,6 +77,29 @@ def select_class_aware(scores, predicted, candidates, n, tiebreak):
     rank = np.arange(len(order)) - np.repeat(starts, sizes)
     final = np.lexsort((t[order], -s[order], rank))
     return candidates[order[final[:n]]]
+
+
+def select_one_per_class(scores, predicted, candidates, n, tiebreak):
+    """At most one candidate per predicted class: each class's best, best first.
+
+    ALOE's class-aware round (HarlinLee/ALOE ``utils.py``): for every class
+    predicted among the candidates, the candidate of highest score predicted
+    as that class. Unlike :func:`select_class_aware`, a class predicted
+    nowhere leaves its place empty, so the batch holds
+    ``min(n, number of predicted classes)`` positions; the ``n`` classes whose
+    best scores are highest when ``n`` is smaller.
+    """
+    s = scores[candidates]
+    c = predicted[candidates]
+    subset = _best_per_group(s, c, 1)
+    if subset is not None:
+        candidates, s, c = candidates[subset], s[subset], c[subset]
+    t = tiebreak[candidates]
+    order = np.lexsort((t, -s, c))
+    c_sorted = c[order]
+    best = order[np.r_[True, c_sorted[1:] != c_sorted[:-1]]]
+    ranked = best[np.lexsort((t[best], -s[best]))]
+    return candidates[ranked[:n]]
 
 
 def cold_start_random(candidates, n, rng):

@@ -79,7 +79,7 @@ def _query_scorer_names():
     return get_query_scorer_names()
 
 
-_SELECTIONS = ("class-aware", "class-agnostic")
+_SELECTIONS = ("class-aware", "class-agnostic", "one-per-class")
 _STOPPING_RULES = ("plateau", "stabilizing")
 _strategy_list = _choice_list("query strategy", _query_scorer_names)
 _strategy_name = _choice_list("query strategy", _query_scorer_names, single=True)

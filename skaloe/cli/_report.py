@@ -27,6 +27,8 @@ STRATEGY_WORDS = {
 SELECTION_WORDS = {
     "class-aware": "one per class the model currently predicts",
     "class-agnostic": "the best ones overall, whatever class the model predicts",
+    "one-per-class": "at most one per class the model currently predicts, none for a class "
+                     "it predicts nowhere",
 }
 
 FRACTIONS = (0.95, 0.98)
@@ -52,7 +54,7 @@ def strategy_lines(names, selections):
         lines.append(wrap(f"{name}: asks for {words}.", "  "))
     if any(n != "random" for n in names):
         lines.append(wrap("Each round picks " + "; or ".join(
-            f"{SELECTION_WORDS[s]} ({s})" for s in selections) + ".", "  "))
+            f"{SELECTION_WORDS.get(s, s)} ({s})" for s in selections) + ".", "  "))
     return lines
 
 

@@ -77,8 +77,22 @@ def add_parser(sub):
     simulate.add_argument(
         "--selections", type=_selection_list, default=["class-aware"], metavar="LIST",
         help="comma-separated selection rules: class-aware (one label per predicted class "
-             "per round, ALOE), class-agnostic (the top scores) (default: class-aware)",
+             "per round, ALOE), class-agnostic (the top scores), one-per-class (at most one "
+             "label per predicted class: none for a class predicted nowhere, as ALOE's "
+             "code) (default: class-aware)",
     )
+    # ALOE's code exactly, and scoring logits (issue 13, item 5).
+    simulate.add_argument(
+        "--preset", choices=["aloe"], default=None,
+        help="aloe: make every choice as ALOE's code (HarlinLee/ALOE) does: its seed "
+             "sets (--random-state is its --seed of the first run), a classifier refit "
+             "from scratch each round, strategies scoring logits, class-aware rounds of "
+             "at most one label per predicted class, ties to the lowest index; not with "
+             "--batch-size")
+    simulate.add_argument(
+        "--response-method", choices=["predict_proba", "decision_function"], default=None,
+        help="what the strategies score: predict_proba (probabilities, the default) or "
+             "decision_function (logits, as ALOE; implied by --preset aloe)")
     simulate.add_argument("--rounds", type=_non_negative_int, default=20, metavar="N",
                           help="query rounds after the seed labels (default: 20)")
     simulate.add_argument("--runs", type=_positive_int, default=3, metavar="N",
@@ -323,6 +337,12 @@ def run_simulate(args, out=None):
                 raise CLIError(f"{option} sets the plateau rule; add --stopping plateau")
     args.patience = 5 if args.patience is None else args.patience
     args.min_delta = 0.005 if args.min_delta is None else args.min_delta
+    if args.preset is not None and args.batch_size is not None:
+        raise CLIError(f"--preset {args.preset} asks ALOE's number of labels per round; "
+                       "drop --batch-size")
+    if args.preset is not None and args.response_method == "predict_proba":
+        raise CLIError(f"--preset {args.preset} scores logits; --response-method "
+                       "predict_proba contradicts it")
 
     source = args.input
     X, y, names, model = _load_labeled(source, args, "INPUT", say, lead="skaloe simulate:")
@@ -373,6 +393,7 @@ def run_simulate(args, out=None):
         warnings.filterwarnings("ignore", "The pool of", UserWarning)
         results = simulate(
             X_pool, y_pool, X_val, y_val, X_test, y_test,
+            preset=args.preset, response_method=args.response_method,
             strategies=args.strategies, selections=args.selections, n_rounds=args.rounds,
             batch_size=args.batch_size, n_per_class=args.n_per_class, n_runs=args.runs,
             scoring=args.scoring, stopping=rules or None, random_state=args.random_state,

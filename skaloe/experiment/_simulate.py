@@ -14,7 +14,8 @@ from sklearn.utils import check_random_state
 
 from ._results import SimulationResults
 
-_SELECTIONS = ("class-aware", "class-agnostic")
+_SELECTIONS = ("class-aware", "class-agnostic", "one-per-class")
+_PRESETS = ("aloe",)
 
 
 def _strategy_name(strategy):
@@ -69,6 +70,7 @@ def simulate(
     estimator=None,
     strategies=("margin", "random"),
     selections=("class-aware",),
+    response_method=None,
     n_rounds=100,
     batch_size=None,
     n_per_class=5,
@@ -76,6 +78,7 @@ def simulate(
     scoring="accuracy",
     stopping=None,
     random_state=None,
+    preset=None,
     verbose=0,
 ):
     """Simulate pool-based active learning with an oracle, ALOE's protocol.
@@ -103,6 +106,10 @@ def simulate(
     the stop points are read from the rules in its ``stopping_``. The
     recorded ``fit_time`` includes that scoring and the rules' updates.
 
+    ``preset="aloe"`` makes every choice as ALOE's code does (seed sets,
+    classifier refits, scores on logits, selection, ties); see below and
+    :func:`~skaloe.active.aloe_learner`.
+
     Parameters
     ----------
     X_pool : array-like of shape (n_pool, n_features), or what the estimator takes
@@ -122,13 +129,22 @@ def simulate(
     strategies : sequence of str or callable, default=("margin", "random")
         Query strategies, names from
         :func:`~skaloe.active.get_query_scorer_names` or callables.
-    selections : sequence of {"class-aware", "class-agnostic"}, default=("class-aware",)
-        Selection rules to compare, each with every strategy.
+    selections : sequence of {"class-aware", "class-agnostic", "one-per-class"}, \
+            default=("class-aware",)
+        Selection rules to compare, each with every strategy (see
+        :class:`~skaloe.active.ActiveLearner`'s ``selection``).
+    response_method : {"predict_proba", "decision_function"} or None, default=None
+        What the strategies score: ``"decision_function"`` scores the
+        classifier's logits, as ALOE does (see
+        :func:`~skaloe.active.get_query_scorer`); None keeps each strategy's
+        own (probabilities for the built-in names). Not with a callable
+        strategy that is not a query scorer.
     n_rounds : int, default=100
         Query rounds after the seed set; fewer when the pool runs out.
     batch_size : int, default=None
         Labels asked per round; None means the number of classes for
-        ``"class-aware"`` and 1 for ``"class-agnostic"`` (ALOE).
+        ``"class-aware"`` and ``"one-per-class"`` and 1 for
+        ``"class-agnostic"`` (ALOE).
     n_per_class : int, default=5
         Seed labels per class at the start of each run.
     n_runs : int, default=10
@@ -146,7 +162,26 @@ def simulate(
         first have stopped (its ``stopped_at_``; None if it never did).
     random_state : int, RandomState instance or None, default=None
         Seeds every seed set and every learner; an int makes the results
-        (timings aside) identical from call to call.
+        (timings aside) identical from call to call. With ``preset="aloe"``
+        it is ALOE's ``--seed`` of the first run (a non-negative int; None
+        or a RandomState draws it).
+    preset : {"aloe"} or None, default=None
+        ``"aloe"`` runs ALOE's code's protocol (HarlinLee/ALOE ``al.py`` and
+        ``utils.py``): run ``r`` draws its seed set as ``al.py
+        --seed=random_state + r`` does (:func:`~skaloe.active.seed_per_class`
+        with ``method="aloe"``) and seeds its learners with that number; the
+        learners are :func:`~skaloe.active.aloe_learner`'s: a classifier
+        refit from scratch every round (``estimator`` must not warm-start;
+        None means ``LogisticRegression(max_iter=1000)``), every strategy
+        scoring logits, ``"class-aware"`` meaning ALOE's class-aware round
+        (at most one label per predicted class, the same as
+        ``"one-per-class"``), ties to the lowest pool position. It overrides
+        ``response_method`` (``"predict_proba"`` is refused) and the batch
+        size (``batch_size`` must be None: a class-aware round asks one
+        label per predicted class, a class-agnostic one 1). ``strategies``
+        keep their names (ALOE compares ``"margin"``, its "uncertainty",
+        with ``"random"``, the default); strategies other than query
+        scorers are refused, as they cannot be told to score logits.
     verbose : int, default=0
         Print progress: 1 per run and learner, 2 per round.
 
@@ -173,7 +208,8 @@ def simulate(
     >>> sorted(results.curves())
     [('margin', 'class-aware'), ('random', 'class-aware')]
     """
-    from ..active import ActiveLearner, seed_per_class
+    from ..active import ActiveLearner, aloe_learner, get_query_scorer, seed_per_class
+    from ..active._aloe import check_no_warm_start
 
     _check_positive_int(n_rounds, "n_rounds", allow_zero=True)
     _check_positive_int(batch_size, "batch_size", allow_none=True)
@@ -200,6 +236,36 @@ def simulate(
         raise ValueError(f"selections must be distinct, got {selections}.")
     if (X_test is None) != (y_test is None):
         raise ValueError("Give both X_test and y_test, or neither.")
+    if preset is not None and preset not in _PRESETS:
+        raise ValueError(f"preset must be None or one of {list(_PRESETS)}, got {preset!r}.")
+    if preset == "aloe":
+        if batch_size is not None:
+            raise ValueError(
+                "preset='aloe' asks ALOE's number of labels per round (one per predicted "
+                "class, or 1 for class-agnostic selection); batch_size must be None, got "
+                f"{batch_size!r}."
+            )
+        if response_method not in (None, "decision_function"):
+            raise ValueError(
+                "preset='aloe' scores the classifier's logits (decision_function), as "
+                f"ALOE does; response_method={response_method!r} contradicts it: leave it "
+                "None, or drop the preset."
+            )
+        if random_state is not None and not isinstance(random_state, np.random.RandomState) and (
+                not isinstance(random_state, Integral) or isinstance(random_state, bool)
+                or random_state < 0):
+            raise ValueError(
+                "With preset='aloe', random_state is ALOE's --seed of the first run: a "
+                f"non-negative int, a RandomState or None; got {random_state!r}."
+            )
+        if estimator is not None:
+            check_no_warm_start(estimator, "simulate(preset='aloe')")
+        response_method = "decision_function"
+    if response_method is not None:
+        # Checks the method and the strategies that cannot score it, before any run.
+        scorers = [get_query_scorer(s, response_method=response_method) for s in strategies]
+    else:
+        scorers = strategies
 
     y_pool = np.asarray(y_pool)
     y_val = np.asarray(y_val)
@@ -219,7 +285,12 @@ def simulate(
     scorer = get_scorer(scoring)
 
     rng = check_random_state(random_state)
-    run_seeds = rng.randint(np.iinfo(np.int32).max, size=n_runs)
+    if preset == "aloe":  # run r is ALOE's al.py --seed=<first seed + r>
+        first_seed = (int(random_state) if isinstance(random_state, Integral)
+                      else int(rng.randint(np.iinfo(np.int32).max - n_runs)))
+        run_seeds = first_seed + np.arange(n_runs)
+    else:
+        run_seeds = rng.randint(np.iinfo(np.int32).max, size=n_runs)
 
     def say(level, text):
         if verbose >= level:
@@ -228,25 +299,40 @@ def simulate(
     records, final = [], []
     ran_out = {}  # "strategy/selection" -> the fewest rounds before the pool ran out
     for run in range(n_runs):
-        seed_state, learner_state = (
-            int(s) for s in np.random.SeedSequence(int(run_seeds[run])).generate_state(2)
-        )
-        seed = seed_per_class(y_pool, n_per_class, random_state=seed_state)
+        if preset == "aloe":
+            seed_state = learner_state = int(run_seeds[run])
+            seed = seed_per_class(y_pool, n_per_class, random_state=seed_state, method="aloe")
+        else:
+            seed_state, learner_state = (
+                int(s) for s in np.random.SeedSequence(int(run_seeds[run])).generate_state(2)
+            )
+            seed = seed_per_class(y_pool, n_per_class, random_state=seed_state)
         say(1, f"[simulate] run {run + 1}/{n_runs}: seed set of {len(seed)} labels")
-        for strategy, name in zip(strategies, names):
+        for strategy, name in zip(scorers, names):
             for selection in selections:
                 if batch_size is not None:
                     batch = batch_size
                 else:
-                    batch = n_classes if selection == "class-aware" else 1
-                learner = ActiveLearner(
-                    None if estimator is None else clone(estimator),
-                    query_strategy=strategy,
-                    selection=selection,
-                    random_state=learner_state,
-                    stopping=stopping,  # the learner checks the rules and keeps clones
-                    scoring=scoring,
-                )
+                    batch = 1 if selection == "class-agnostic" else n_classes
+                if preset == "aloe":
+                    learner = aloe_learner(
+                        None if estimator is None else clone(estimator),
+                        query_strategy=strategy,
+                        selection="class-agnostic" if selection == "class-agnostic"
+                        else "class-aware",
+                        random_state=learner_state,
+                        stopping=stopping,
+                        scoring=scoring,
+                    )
+                else:
+                    learner = ActiveLearner(
+                        None if estimator is None else clone(estimator),
+                        query_strategy=strategy,
+                        selection=selection,
+                        random_state=learner_state,
+                        stopping=stopping,  # the learner checks the rules and keeps clones
+                        scoring=scoring,
+                    )
                 t0 = time.perf_counter()
                 learner.fit(X_pool, X_val=X_val, y_val=y_val)
                 learner.teach(seed, y_pool[seed])
@@ -336,6 +422,8 @@ def simulate(
         "estimator": None if estimator is None else repr(estimator),
         "strategies": names,
         "selections": selections,
+        "response_method": response_method,
+        "preset": preset,
         "n_rounds": int(n_rounds),
         "batch_size": None if batch_size is None else int(batch_size),
         "n_per_class": int(n_per_class),
