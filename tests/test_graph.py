@@ -13,7 +13,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ci_support import run_estimator_check
 from skaloe.graph import GraphClassifier, knn_graph, model_change_scores
-from skaloe.graph._graph import _kernel_weights
 
 
 def _blobs(n_per_class=30, n_classes=3, dim=4, seed=0, spread=5.0):
