@@ -298,7 +298,8 @@ def test_skaloe_simulate_preset_aloe_gives_the_simulate_results(tmp_path, capsys
                  "--test-input", str(files["test"]), "--preset", "aloe", "--rounds", "5",
                  "--runs", "2", "--n-per-class", "2", "--random-state", "4",
                  "--out", str(out)]) == 0
-    capsys.readouterr()
+    said = " ".join(capsys.readouterr().out.split())
+    assert "preset aloe (ALOE's seed draws, margins of logits" in said
     cli = SimulationResults.from_json(out / "results.json")
     # The command, spelled out: the three files, standardized on the pool.
     data = {part: load_embeddings(path) for part, path in files.items()}

@@ -385,7 +385,10 @@ def run_simulate(args, out=None):
              f"{_plural(args.n_per_class, 'label')} per class; "
              f"strategies {', '.join(args.strategies)}; selections "
              f"{', '.join(args.selections)}; scoring {args.scoring}"
-             + (f"; stopping rules {', '.join(args.stopping)}" if args.stopping else ""), "  "))
+             + (f"; stopping rules {', '.join(args.stopping)}" if args.stopping else "")
+             + ("; preset aloe (ALOE's seed draws, margins of logits, a classifier refit "
+                "from scratch, at most one label per predicted class, ties to the lowest "
+                "index)" if args.preset == "aloe" else ""), "  "))
 
     rules = _stopping_rules(args)
     with warnings.catch_warnings():
