@@ -1,5 +1,6 @@
 """``skaloe label``: the local labeling page, over HTTP and in headless Chromium."""
 
+import io
 import json
 import os
 import shutil
@@ -172,6 +173,161 @@ def test_only_pool_clips_are_served(served, tmp_path):
         assert _request(server, "GET", f"/clip/{i}")[0] == 200
 
 
+# -- what the page is told about each clip: durations, and nothing more in blind mode
+
+
+LENGTHS = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]  # seconds; one clip of each per class
+
+
+def _class_named_pool(folder, classes=("cough", "sneeze")):
+    """WAV files named after their class, in class folders, each titled with it too.
+
+    The name, the folder and the WAV's LIST/INFO title all give the class
+    away, as in many real collections. Returns ``(paths, seconds)``.
+    """
+    import soundfile as sf
+
+    rng = np.random.default_rng(1)
+    paths, seconds = [], []
+    for name in classes:
+        (folder / name).mkdir()
+        for i, length in enumerate(LENGTHS):
+            path = folder / name / f"{name}_{i:03d}.wav"
+            with sf.SoundFile(path, "w", 16000, 1, subtype="PCM_16") as f:
+                f.title = f"{name}-take-{i}"
+                f.write(0.1 * rng.normal(size=int(length * 16000)))
+            paths.append(str(path))
+            seconds.append(length)
+    return paths, seconds
+
+
+def _blind_session(tmp_path, blind=True):
+    paths, seconds = _class_named_pool(tmp_path)
+    embeddings = np.random.default_rng(0).normal(size=(len(paths), 8)).astype(np.float32)
+    session = DurableSession.create(tmp_path / "blind.sqlite", paths, ["cough", "sneeze"],
+                                    embeddings=embeddings, batch_size=4, random_state=0,
+                                    blind=blind)
+    return session, paths, seconds
+
+
+def test_state_gives_each_clip_its_duration_from_the_file_header(tmp_path):
+    import soundfile as sf
+
+    paths, seconds = _class_named_pool(tmp_path)
+    flac = tmp_path / "other.flac"  # not a WAV: served decoded, timed from its header
+    sf.write(flac, np.zeros(int(2.5 * 16000)), 16000)
+    paths, seconds = paths + [str(flac)], seconds + [2.5]
+    embeddings = np.random.default_rng(0).normal(size=(len(paths), 8)).astype(np.float32)
+    session = DurableSession.create(tmp_path / "s.sqlite", paths, ["cough", "sneeze"],
+                                    embeddings=embeddings, batch_size=4, random_state=0)
+    server, thread = start_server(session)
+    try:
+        shown = {}
+        while len(shown) < len(paths) - 1:  # label clips to see (nearly) the whole pool
+            state = server.state()
+            shown.update({clip["id"]: clip["duration"] for clip in state["queue"]})
+            session.label(state["queue"][0]["id"], "cough")
+        assert len(set(shown.values())) > 4
+        for position, duration in shown.items():
+            assert duration == pytest.approx(seconds[position], abs=1e-9), position
+        assert session.clip_duration(len(paths) - 1) == pytest.approx(2.5)
+    finally:
+        stop_server(server, thread)
+        session.close()
+    # Unknown when the file is gone: None, not an error.
+    os.remove(paths[0])
+    with DurableSession(tmp_path / "s.sqlite") as session:
+        assert session.clip_duration(0) is None
+        assert session.clip_duration(1) == pytest.approx(seconds[1])
+
+
+@pytest.mark.parametrize("how", ["stored", "server"])
+def test_blind_mode_never_names_a_file(tmp_path, how):
+    session, paths, seconds = _blind_session(tmp_path, blind=how == "stored")
+    assert session.blind is (how == "stored")
+    assert b"cough-take-0" in open(paths[0], "rb").read()  # the file's own title
+    server, thread = start_server(session, **({"blind": True} if how == "server" else {}))
+    answers = []
+
+    def ask(method, path, body=None):
+        status, headers, data = _request(server, method, path, body)
+        answers.append(path.encode() + b" " + data + repr(headers).encode())
+        return status, data
+
+    try:
+        assert server.blind
+        status, data = ask("GET", "/api/state")
+        state = json.loads(data)
+        assert status == 200 and state["blind"] is True
+        queue = state["queue"]
+        assert [clip["name"] for clip in queue] == ["Clip 1", "Clip 2", "Clip 3", "Clip 4"]
+        positions = session.next_batch()
+        # Ids are random 12-digit numbers, not pool positions (which follow the folders).
+        assert all(10**11 <= clip["id"] < 10**12 for clip in queue)
+        assert [server.clip_position(clip["id"]) for clip in queue] == positions
+        # Durations are still given.
+        assert [clip["duration"] for clip in queue] == pytest.approx(
+            [seconds[p] for p in positions])
+        # The audio: the same samples, without the LIST/INFO title that names the class.
+        import soundfile as sf
+
+        for clip, position in zip(queue, positions):
+            status, data = ask("GET", f"/clip/{clip['id']}")
+            assert status == 200 and b"LIST" not in data and b"INAM" not in data
+            served, rate = sf.read(io.BytesIO(data), dtype="int16")
+            original, _ = sf.read(paths[position], dtype="int16")
+            assert rate == 16000 and np.array_equal(served, original)
+            assert ask("HEAD", f"/clip/{clip['id']}")[0] == 200
+        # A pool position is no id in blind mode, for the audio or for a label.
+        assert ask("GET", f"/clip/{positions[0]}")[0] == 404
+        status, _ = ask("POST", "/api/label", {"id": positions[0], "label": "cough"})
+        assert status == 404 and session.labels() == []
+        # Labeling by id; the latest label is named like the page names it.
+        status, data = ask("POST", "/api/label", {"id": queue[1]["id"], "label": "sneeze"})
+        assert status == 200 and session.labels()[0]["position"] == positions[1]
+        last = json.loads(data)["progress"]["last"]
+        assert last["name"] == "Clip 2" and "position" not in last
+        assert ask("POST", "/api/label", {"id": queue[1]["id"], "label": "cough"})[0] == 409
+        # The CSV the page offers has no path column.
+        status, data = ask("GET", "/labels.csv")
+        assert status == 200 and data.decode().splitlines()[0] == "position,label,annotator,time"
+        # A clip whose file is gone: an error that does not name it.
+        gone = json.loads(ask("GET", "/api/state")[1])["queue"][0]
+        os.remove(paths[server.clip_position(gone["id"])])
+        status, data = ask("GET", f"/clip/{gone['id']}")
+        assert status == 404 and "cannot be played" in json.loads(data)["error"]
+        for path in ("/", "/static/app.js", "/static/style.css"):
+            ask("GET", path)
+    finally:
+        stop_server(server, thread)
+        session.close()
+    everything = b"\n".join(answers)
+    for path in paths:
+        for part in (os.path.basename(path), os.path.splitext(os.path.basename(path))[0]):
+            assert part.encode() not in everything, part
+    for secret in (str(tmp_path).encode(), b".wav", b"cough_", b"sneeze_", b"-take-"):
+        assert secret not in everything, secret
+
+
+def test_not_blind_the_page_gets_names_and_positions(tmp_path):
+    session, paths, _ = _blind_session(tmp_path, blind=False)
+    server, thread = start_server(session)
+    try:
+        assert server.blind is False
+        state = server.state()
+        assert state["blind"] is False
+        assert [clip["id"] for clip in state["queue"]] == session.next_batch()
+        assert [clip["name"] for clip in state["queue"]] == [
+            os.path.basename(paths[p]) for p in session.next_batch()]
+        first = state["queue"][0]["id"]
+        assert _request(server, "GET", f"/clip/{first}")[2] == open(paths[first], "rb").read()
+    finally:
+        stop_server(server, thread)
+        session.close()
+    with pytest.raises(ValueError, match="blind must be True, False or None"):
+        LabelServer(session, blind="yes")
+
+
 # -- who may ask: the Host and Origin checks, the access token ------------------
 
 
@@ -324,6 +480,32 @@ def test_cli_creates_serves_resumes_and_exports(clips, cache, tmp_path, capsys):
     assert "resuming" in capsys.readouterr().out
 
 
+def test_cli_blind_is_stored_and_resumes_blind(clips, cache, tmp_path, capsys):
+    _, list_file = clips
+    db = str(tmp_path / "blind.sqlite")
+    seen = []
+
+    def look(server):
+        seen.append((server.blind, [clip["name"] for clip in server.state()["queue"]]))
+        threading.Thread(target=server.shutdown, daemon=True).start()  # once it serves
+
+    from skaloe.cli import _build_parser, run_label
+
+    def run(*options):
+        args = _build_parser().parse_args(["label", "--db", db, "--port", "0", *options])
+        assert run_label(args, ready=look) == 0
+
+    run(list_file, "--classes", "dog,cat,bird", "--cache", cache, "--blind")
+    assert "blind labeling: the page shows no file names" in capsys.readouterr().out
+    run()  # resumed without the flag: still blind
+    run("--no-blind")  # the person running it may choose to see the names
+    assert [blind for blind, _ in seen] == [True, True, False]
+    assert seen[0][1] == seen[1][1] == ["Clip 1", "Clip 2", "Clip 3"]
+    assert all(name.startswith("clip") and name.endswith(".wav") for name in seen[2][1])
+    with DurableSession(db) as session:
+        assert session.blind is True
+
+
 def test_cli_on_every_interface_prints_the_address_with_its_token(clips, cache, tmp_path,
                                                                    capsys):
     _, list_file = clips
@@ -401,7 +583,7 @@ def test_cli_help_is_complete(capsys):
     out = capsys.readouterr().out
     for option in ("--db", "--classes", "--model", "--cache", "--val-input", "--batch-size",
                    "--host", "--port", "--annotator", "--export-csv", "--random-state",
-                   "--query-strategy", "--selection"):
+                   "--query-strategy", "--selection", "--blind", "--no-blind"):
         assert option in out
 
 
@@ -475,7 +657,9 @@ def test_browser_labels_reloads_undoes_and_resumes(clips, cache, tmp_path):
         assert driver.find_element(By.ID, "n-labels").text == "4"
         assert _queue_ids(driver) == queue_before
         assert "accuracy" in driver.find_element(By.ID, "accuracy").text
-        assert driver.find_element(By.ID, "hint").text.startswith("4 labels")
+        hint = driver.find_element(By.ID, "hint")
+        assert hint.text.startswith("Keep labeling")  # plain words; the rule's terms on hover
+        assert hint.get_attribute("title").startswith("4 labels; successive models'")
 
         with sqlite3.connect(from_db) as conn:
             rows = conn.execute("SELECT position, label, annotator FROM events "
@@ -543,6 +727,176 @@ def test_browser_sends_the_token_of_its_address_with_every_request(clips, cache,
         WebDriverWait(driver, 20).until(
             lambda d: "?token=" in d.find_element(By.ID, "status").text)
         assert len(session.labels()) == 1
+    finally:
+        driver.quit()
+        stop_server(server, thread)
+        session.close()
+
+
+def test_browser_says_loading_until_the_state_arrives_and_retries_a_lost_server(served):
+    server, session = served
+    driver = _chromium_driver()
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # The state waits for the session's lock: the page has loaded, its state has not.
+        with server.lock:
+            driver.get(server.url)
+            loading = driver.find_element(By.ID, "loading")
+            assert loading.is_displayed() and loading.text.startswith("Loading")
+            assert not driver.find_element(By.ID, "counts").is_displayed()
+            text = driver.find_element(By.TAG_NAME, "body").text
+            assert "labels of" not in text and "0 clips" not in text
+            assert driver.execute_script("return document.body.dataset.ready") == "false"
+        _wait_labels(driver, 0)
+        assert not driver.find_element(By.ID, "loading").is_displayed()
+        assert driver.find_element(By.ID, "counts").text.startswith("0 labels of 12 clips")
+
+        # No answer at all (as when skaloe label was stopped): the page says so and
+        # asks again until the server answers.
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/state*"]})
+        driver.refresh()
+        WebDriverWait(driver, 20).until(
+            lambda d: "Cannot reach the skaloe label server" in d.find_element(
+                By.ID, "loading").text)
+        assert "Is skaloe label still running?" in driver.find_element(By.ID, "loading").text
+        assert driver.execute_script("return document.body.dataset.ready") == "false"
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        _wait_labels(driver, 0)  # retried by itself
+        assert not driver.find_element(By.ID, "loading").is_displayed()
+        # A label that cannot reach the server says it was not saved.
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/label*"]})
+        driver.find_element(By.CSS_SELECTOR, "li.clip.current button.label").click()
+        WebDriverWait(driver, 20).until(
+            lambda d: d.find_element(By.ID, "status").text.startswith(
+                "Not saved. Cannot reach the skaloe label server"))
+        assert session.labels() == []
+        _wait_labels(driver, 0)
+    finally:
+        driver.quit()
+
+
+# Each element's text must fit its box, with no horizontal scrolling; buttons and
+# the CSV link are at least 44 px high (a finger's target); Undo's text on one line.
+_LAYOUT_PROBLEMS = """
+const problems = [];
+if (document.documentElement.scrollWidth > window.innerWidth)
+  problems.push("page scrolls sideways: " + document.documentElement.scrollWidth);
+for (const e of document.body.querySelectorAll("*")) {
+  if (e.tagName === "AUDIO" || e.tagName === "SCRIPT" || e.clientWidth === 0) continue;
+  if (e.scrollWidth > e.clientWidth + 1)
+    problems.push("overflow " + e.tagName + "#" + e.id + "." + e.className + " "
+                  + e.scrollWidth + " > " + e.clientWidth);
+}
+for (const e of document.querySelectorAll("button, #export")) {
+  const height = e.getBoundingClientRect().height;
+  if (height < 44) problems.push("small target " + e.textContent + " " + height);
+}
+const range = document.createRange();
+range.selectNodeContents(document.getElementById("undo"));
+const tops = Array.from(range.getClientRects()).map((r) => r.top);  // a line is ~22 px
+if (Math.max(...tops) - Math.min(...tops) > 10) problems.push("Undo wraps: " + tops);
+return problems;
+"""
+
+
+def test_browser_shows_durations_and_fits_desktop_and_phone(tmp_path):
+    import soundfile as sf
+
+    folder = tmp_path / "field recordings, spring session"
+    folder.mkdir()
+    lengths = [0.3, 0.8, 2.4, 12.0, 75.0, 1.6]
+    paths = []
+    for i, length in enumerate(lengths):
+        path = folder / (f"site-{i:02d}_2023-04-01T12-00-00_microphone-array-channel-07_"
+                         "segment-000123.wav")
+        sf.write(path, np.zeros(int(length * 8000), dtype=np.int16), 8000)
+        paths.append(str(path))
+    classes = ["dog", "vocalization_with_background_noise_and_reverberation",
+               "a class name of several words, wrapped on a phone"]
+    embeddings = np.random.default_rng(0).normal(size=(len(paths), 4)).astype(np.float32)
+    session = DurableSession.create(tmp_path / "s.sqlite", paths, classes,
+                                    embeddings=embeddings, batch_size=6, random_state=0)
+    session.label(session.next_batch()[0], "dog")  # Undo enabled, a "last" line shown
+    server, thread = start_server(session)
+    driver = _chromium_driver()
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        for width, height in ((1280, 900), (390, 844)):
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": height, "deviceScaleFactor": 1,
+                "mobile": width < 600})
+            driver.get(server.url)
+            _wait_labels(driver, 1)
+            assert driver.execute_script("return window.innerWidth") == width
+            items = driver.find_elements(By.CSS_SELECTOR, "li.clip")
+            assert len(items) == 5
+            expected = {"0.3 s", "0.8 s", "2.4 s", "12 s", "1:15", "1.6 s"}
+            for item in items:
+                position = int(item.get_attribute("data-id"))
+                shown = item.find_element(By.CLASS_NAME, "duration").text
+                assert shown in expected and shown != "0.0 s"
+                assert float(shown[:-2]) if shown.endswith(" s") else shown == "1:15"
+            # The players read the clips' headers: their own durations are right too.
+            WebDriverWait(driver, 20).until(lambda d: d.execute_script(
+                "return Array.from(document.querySelectorAll('audio'))"
+                ".every((a) => a.readyState >= 1)"))
+            durations = driver.execute_script(
+                "return Array.from(document.querySelectorAll('li.clip')).map((li) => "
+                "[Number(li.dataset.id), li.querySelector('audio').duration])")
+            for position, duration in durations:
+                assert duration == pytest.approx(lengths[position], abs=0.01)
+            assert driver.execute_script(_LAYOUT_PROBLEMS) == [], (width, height)
+    finally:
+        driver.quit()
+        stop_server(server, thread)
+        session.close()
+
+
+def test_browser_blind_page_names_no_file(tmp_path):
+    session, paths, _ = _blind_session(tmp_path)
+    server, thread = start_server(session, annotator="browser")
+    driver = _chromium_driver()
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        driver.get(server.url)
+        _wait_labels(driver, 0)
+        names = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "li.clip .name")]
+        assert names == ["Clip 1", "Clip 2", "Clip 3", "Clip 4"]
+        assert driver.find_element(By.ID, "blind").is_displayed()
+        assert driver.find_elements(By.CSS_SELECTOR, "li.clip .id") == []
+        driver.find_element(By.CSS_SELECTOR, 'li.clip.current button[data-label="sneeze"]'
+                            ).click()
+        _wait_labels(driver, 1)
+        assert driver.find_element(By.ID, "last").text.startswith("last: Clip 1 \u2192 sneeze")
+        WebDriverWait(driver, 20).until(lambda d: d.execute_script(
+            "return Array.from(document.querySelectorAll('audio'))"
+            ".every((a) => a.readyState >= 1)"))
+        csv_text = driver.execute_async_script(
+            "fetch(arguments[0]).then((r) => r.text()).then(arguments[1]);",
+            driver.find_element(By.ID, "export").get_attribute("href"))
+        assert csv_text.splitlines()[0] == "position,label,annotator,time"
+        # Everything the page holds or fetched: its DOM, attributes, addresses.
+        seen = "\n".join([
+            driver.page_source, csv_text,
+            driver.execute_script("return document.documentElement.outerHTML"),
+            json.dumps(driver.execute_script(
+                "return Array.from(document.querySelectorAll('*')).flatMap((e) => "
+                "Array.from(e.attributes).map((a) => a.value).concat([e.src || '']))")),
+            json.dumps(driver.execute_script(
+                "return performance.getEntriesByType('resource').map((r) => r.name)")),
+        ])
+        assert "/clip/" in seen  # the audio was fetched, by random id
+        for path in paths:
+            assert os.path.splitext(os.path.basename(path))[0] not in seen
+        for secret in (str(tmp_path), ".wav", "cough_", "sneeze_", "-take-"):
+            assert secret not in seen, secret
     finally:
         driver.quit()
         stop_server(server, thread)

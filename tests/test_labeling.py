@@ -1,6 +1,7 @@
 """Durable labeling sessions: every label committed, exact resume, undo, export, crashes."""
 
 import csv
+import io
 import os
 import signal
 import sqlite3
@@ -242,7 +243,8 @@ def test_audio_pool_with_validation_set(tmp_path):
     s.label(s.next_batch()[0], "high")
     p = s.progress()
     assert p["accuracy_kind"] == "validation" and 0 <= p["accuracy"] <= 1
-    assert "validation accuracy" in p["hint"]
+    assert "accuracy on your validation clips" in p["hint"]
+    assert "validation accuracy" in p["hint_detail"]
     s.close()
     # The same files resume; another list does not, and the error names both.
     DurableSession(db, pool=paths).close()
@@ -714,3 +716,108 @@ def test_a_clip_that_cannot_be_played_is_a_lookup_error_naming_it(tmp_path):
         with pytest.raises(LookupError, match=f"clip {position} .*cannot be played"):
             s.audio_bytes(position)
     s.close()
+
+
+def test_the_stopping_hint_is_in_plain_words(pool, tmp_path):
+    """The page's hint says what is measured and what to do, without the rule's jargon."""
+    path, truth = pool
+    s = DurableSession.create(tmp_path / "s.sqlite", path, CLASSES, random_state=0)
+    hints = []
+    while not s.progress()["should_stop"]:
+        assert len(hints) < 90, "the session never advised stopping"
+        hints.append(s.progress()["hint"])
+        _oracle_rounds(s, truth, 1)
+    p = s.progress()
+    window = 3 * s.batch_size  # the session's rule: one label per round
+    assert p["hint"] == ("You can stop: the model's guesses for the clips have stopped changing "
+                         f"over the last {window} labels; more labels are unlikely to help much.")
+    assert hints[0].startswith("Keep labeling. Once two classes have labels")
+    assert all(h.startswith("Keep labeling") for h in hints)
+    for hint in hints + [p["hint"]]:
+        for jargon in ("kappa", "stop-set", "stop set", "round", "successive", "predictions"):
+            assert jargon not in hint, (jargon, hint)
+    # The rule's own terms stay available, for those who want them (the page's tooltip).
+    assert "kappa" in p["hint_detail"] and "you can stop" in p["hint_detail"]
+    s.close()
+
+
+def test_plain_advice_of_a_validation_plateau():
+    from skaloe.active import ActiveLearner, PlateauStopping
+    from skaloe.labeling._session import plain_stopping_advice
+
+    X, y = make_classification(120, n_features=6, random_state=0)
+    rule = PlateauStopping(patience=3, name="validation accuracy")
+    learner = ActiveLearner(stopping=rule, random_state=0).fit(
+        X[:100], np.full(100, -1), X_val=X[100:], y_val=y[100:])
+    assert plain_stopping_advice(learner).startswith(
+        "Keep labeling. Once two classes have labels, the accuracy on your validation clips")
+    seen = set()
+    while not learner.should_stop_:
+        position = learner.query(1)
+        learner.teach(position, y[position])
+        text = plain_stopping_advice(learner)
+        seen.add(text.split(":")[0].split(".")[0])
+        assert "validation clips" in text and "round" not in text
+    assert text.startswith("You can stop: the accuracy on your validation clips has not risen "
+                           "over your last 3 labels (best ")
+    assert seen == {"Keep labeling", "You can stop"}
+
+
+def test_a_blind_session_is_stored_and_serves_audio_without_metadata(tmp_path):
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, name in enumerate(["cough", "sneeze"] * 3):
+        path = tmp_path / f"{name}_{i}.wav"
+        with sf.SoundFile(path, "w", 16000, 1, subtype="PCM_16") as f:
+            f.title = f"{name} take {i}"
+            f.write(0.1 * rng.normal(size=1601 + i))  # odd sizes: padded chunks
+        paths.append(str(path))
+    embeddings = rng.normal(size=(len(paths), 4)).astype(np.float32)
+    db = tmp_path / "s.sqlite"
+    with pytest.raises(ValueError, match="blind must be True or False"):
+        DurableSession.create(db, paths, ["cough", "sneeze"], embeddings=embeddings,
+                              blind="yes")
+    s = DurableSession.create(db, paths, ["cough", "sneeze"], embeddings=embeddings,
+                              blind=True)
+    assert s.blind is True
+    s.close()
+    s = DurableSession(db)
+    assert s.blind is True
+    for position, path in enumerate(paths):
+        whole, stripped = s.audio_bytes(position), s.audio_bytes(position, audio_only=True)
+        assert whole == open(path, "rb").read() and b"take" in whole
+        assert b"take" not in stripped and b"LIST" not in stripped
+        a, rate_a = sf.read(io.BytesIO(whole), dtype="int16")
+        b, rate_b = sf.read(io.BytesIO(stripped), dtype="int16")
+        assert rate_a == rate_b == 16000 and np.array_equal(a, b)
+        assert s.clip_duration(position) == pytest.approx((1601 + position) / 16000)
+    s.close()
+
+
+def test_wav_audio_only_keeps_fmt_fact_and_data():
+    import struct
+
+    from skaloe.encoders._audio import wav_audio_only
+
+    def chunk(name, body):
+        return name + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
+
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 8000, 1, 8)  # 8-bit PCM: odd data sizes
+    data = bytes(range(1, 8))
+    body = (b"WAVE" + chunk(b"bext", b"cough_012.wav\0") + chunk(b"fmt ", fmt)
+            + chunk(b"LIST", b"INFOINAM" + struct.pack("<I", 5) + b"cough\0")
+            + chunk(b"data", data) + chunk(b"iXML", b"<name>cough</name>"))
+    wav = b"RIFF" + struct.pack("<I", len(body)) + body
+    out = wav_audio_only(wav)
+    expected_body = b"WAVE" + chunk(b"fmt ", fmt) + chunk(b"data", data)
+    assert out == b"RIFF" + struct.pack("<I", len(expected_body)) + expected_body
+    assert b"cough" not in out
+    # A streamed file whose data size runs past its end: the bytes that are there.
+    streamed = wav[:12] + chunk(b"fmt ", fmt) + b"data" + struct.pack("<I", 0xFFFFFFFF) + data
+    assert wav_audio_only(streamed).endswith(b"data" + struct.pack("<I", 7) + data + b"\0")
+    # Not a RIFF WAVE file, or no audio in it: None (the caller decodes instead).
+    assert wav_audio_only(b"RF64" + wav[4:]) is None
+    assert wav_audio_only(wav[:12] + chunk(b"LIST", b"x")) is None
+    assert wav_audio_only(b"") is None

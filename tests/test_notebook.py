@@ -1,6 +1,7 @@
 """Tests of skaloe.notebook.LabelingSession, with and without ipywidgets."""
 
 import io
+import os
 import subprocess
 import sys
 import warnings
@@ -419,3 +420,36 @@ def test_the_notebook_and_the_durable_session_check_clips_and_labels_alike(tmp_p
             notebook.label(0, label)
         assert str(on_disk.value) == str(in_memory.value)
     durable.close()
+
+
+def test_blind_widget_shows_no_file_names_and_every_clip_length(tmp_path):
+    widgets = require("ipywidgets")
+    X, names, _ = make_pool()
+    paths = []
+    for i, name in enumerate(names):
+        (tmp_path / name).mkdir(exist_ok=True)
+        path = tmp_path / name / f"{name}_{i:03d}.wav"
+        with soundfile.SoundFile(path, "w", 16000, 1, subtype="PCM_16") as f:
+            f.title = f"{name} take {i}"
+            f.write(np.full(800 + 160 * i, 0.01))
+        paths.append(str(path))
+    learner = fitted_learner(X, names)
+    with pytest.raises(ValueError, match="blind must be True or False"):
+        LabelingSession(learner, paths, blind="yes")
+    session = LabelingSession(learner, paths, ["cat", "dog"], batch_size=3, blind=True)
+    session.widget()
+    batch = session.batch_.tolist()
+    titles = [w.value for w in walk(session.controls_["box"]) if isinstance(w, widgets.HTML)]
+    assert [t.split(" · ")[0] for t in titles[:3]] == ["<b>Clip 1</b>", "<b>Clip 2</b>",
+                                                        "<b>Clip 3</b>"]
+    for title, position in zip(titles, batch):
+        assert title.endswith(f" · {(800 + 160 * position) / 16000:.1f} s")
+    shown = " ".join(titles)
+    assert "_0" not in shown and ".wav" not in shown and "clip " not in shown
+    for position, player in session.controls_["audio"].items():
+        assert b"take" not in player.value and b"take" in open(paths[position], "rb").read()
+    # Not blind: the position and the file name, and the length too.
+    plain = LabelingSession(learner, paths, ["cat", "dog"])
+    assert plain.clip_title(4) == f"clip 4 · {os.path.basename(paths[4])} · 0.1 s"
+    waveforms = LabelingSession(learner, [np.zeros(4000)] * N_POOL, sample_rate=8000)
+    assert waveforms.clip_title(0) == "clip 0 · 0.5 s"

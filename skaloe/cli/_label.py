@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -35,7 +36,9 @@ def add_parser(sub):
             "clips with an audio player each, one button per class (keys 1-9 label the "
             "highlighted clip, Space plays it, U undoes the last label), the number of "
             "labels, the validation accuracy (with --val-input) or an estimate from "
-            "cross-validation on your labels, and a stopping hint. It is served on "
+            "cross-validation on your labels, and a stopping hint. With --blind the page "
+            "never shows file names (which often give the class away), only Clip 1, Clip "
+            "2, .... It is served on "
             "127.0.0.1 (this machine only) unless --host says otherwise, and serves pool "
             "clips by number only. POOL is an audio folder, a text file with one audio "
             "path per line, or an .npz written by 'skaloe embed'."
@@ -85,6 +88,12 @@ def add_parser(sub):
                        help="another name this machine is reached by (a DNS alias), accepted "
                             "in the Host header besides its host name and IP addresses; "
                             "may be repeated")
+    label.add_argument(
+        "--blind", action=argparse.BooleanOptionalAction, default=None,
+        help="blind labeling: the page shows clips as Clip 1, Clip 2, ... and never their file "
+             "names or paths, which often give the class away (e.g. cough_012.wav). Stored "
+             "with a new database, so resuming stays blind; on resume, --blind or --no-blind "
+             "overrides it for this run (default: not blind)")
     label.add_argument("--annotator", default=None, metavar="NAME",
                        help="name recorded with every label (default: your user name)")
     label.add_argument("--export-csv", default=None, metavar="FILE",
@@ -97,8 +106,6 @@ def add_parser(sub):
 
 def _host_name_option(text):
     """``--allow-host``: a host name without scheme or port."""
-    import argparse
-
     from ..labeling._server import _extra_host
 
     try:
@@ -227,7 +234,7 @@ def run_label(args, out=None, *, ready=None):
             query_strategy=args.query_strategy or "margin",
             selection=args.selection or "class-aware",
             random_state=0 if args.random_state is None else args.random_state,
-            annotator=args.annotator,
+            annotator=args.annotator, blind=bool(args.blind),
         )
         say(f"skaloe label: created {db}: {session.n_pool} clips embedded in "
             f"{time.perf_counter() - t0:.1f} s, classes {', '.join(session.classes)}")
@@ -239,11 +246,13 @@ def run_label(args, out=None, *, ready=None):
         try:
             server = LabelServer(session, args.host, args.port, annotator=args.annotator,
                                  verbose=bool(args.verbose), require_token=args.token or None,
-                                 extra_hosts=args.allow_host)
+                                 extra_hosts=args.allow_host, blind=args.blind)
         except OSError as exc:
             raise CLIError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
                            ) from None
         _print_access_note(server)
+        if server.blind:
+            say("skaloe label: blind labeling: the page shows no file names or paths")
         say(f"skaloe label: open {server.url} to label (Ctrl+C to stop; every label is "
             f"saved in {db} as you go)")
         try:

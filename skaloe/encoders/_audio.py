@@ -403,3 +403,40 @@ def pcm16_wav_bytes(samples, sample_rate):
     soundfile.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="WAV",
                     subtype="PCM_16")
     return buffer.getvalue()
+
+
+# The chunks a player needs; every other chunk (LIST/INFO titles, bext and iXML
+# with the recorder's file name, cue points, ...) is metadata.
+_WAV_AUDIO_CHUNKS = (b"fmt ", b"fact", b"data")
+
+
+def wav_audio_only(data):
+    """A RIFF WAVE file's bytes with only its ``fmt``, ``fact`` and ``data`` chunks.
+
+    Metadata chunks may name the recording (a ``LIST``/``INFO`` title, the
+    original file name in ``bext`` or ``iXML``); a player needs none of them.
+    The audio is kept byte for byte. Returns None when ``data`` is not a RIFF
+    WAVE file this can rewrite (RF64, or a malformed chunk list): decode the
+    file instead.
+    """
+    import struct
+
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    kept, offset, n = [], 12, len(data)
+    seen = set()
+    while offset + 8 <= n:
+        chunk_id = data[offset:offset + 4]
+        (size,) = struct.unpack_from("<I", data, offset + 4)
+        start = offset + 8
+        end = min(start + size, n)  # a streamed file may leave the data size too large
+        if chunk_id in _WAV_AUDIO_CHUNKS and chunk_id not in seen:
+            seen.add(chunk_id)
+            body = data[start:end]
+            kept.append(chunk_id + struct.pack("<I", len(body)) + body
+                        + (b"\0" if len(body) % 2 else b""))
+        offset = start + size + (size % 2)
+    if b"fmt " not in seen or b"data" not in seen:
+        return None
+    body = b"WAVE" + b"".join(kept)
+    return b"RIFF" + struct.pack("<I", len(body)) + body

@@ -53,14 +53,16 @@ def check_label(label, classes=None):
     return label
 
 
-def clip_wav_bytes(clip, position, sample_rate):
+def clip_wav_bytes(clip, position, sample_rate, *, audio_only=False):
     """A clip as WAV bytes a browser plays.
 
     A WAV file is sent as it is; another file is decoded (16 kHz mono) and a
     waveform is kept at ``sample_rate``, both as 16-bit PCM WAV. An unreadable
-    file raises an OSError that names it.
+    file raises an OSError that names it. With ``audio_only``, a WAV file
+    loses its metadata chunks (titles, the recorder's file name), which may
+    name the clip's class; its audio is sent unchanged.
     """
-    from ..encoders._audio import load_clip, pcm16_wav_bytes, wav_file_bytes
+    from ..encoders._audio import load_clip, pcm16_wav_bytes, wav_audio_only, wav_file_bytes
     from ..encoders._registry import MODEL_SAMPLE_RATE
 
     if isinstance(clip, str):
@@ -69,12 +71,39 @@ def clip_wav_bytes(clip, position, sample_rate):
                 data = wav_file_bytes(clip)
             except OSError:
                 data = None  # load_clip raises an error that names the file
+            if data is not None and audio_only:
+                data = wav_audio_only(data)  # None: decoded below
             if data is not None:
                 return data
         return pcm16_wav_bytes(load_clip(clip, position, MODEL_SAMPLE_RATE), MODEL_SAMPLE_RATE)
     # Validated and converted to float32, not resampled: at the model's rate
     # load_clip resamples nothing, and the WAV keeps the clip's own rate.
     return pcm16_wav_bytes(load_clip(clip, position, MODEL_SAMPLE_RATE), sample_rate)
+
+
+def clip_duration(clip, sample_rate):
+    """A clip's length in seconds, from a file's header; None when it cannot be read.
+
+    Only the header is read (``soundfile.info``), never the audio, and only
+    of a regular file (a named pipe is never opened). A waveform's length is
+    its number of samples over ``sample_rate``.
+    """
+    if not isinstance(clip, str):
+        n = int(np.shape(clip)[0]) if np.ndim(clip) else 0
+        return n / sample_rate if n else None
+    from ..encoders._audio import regular_file_stat
+
+    if regular_file_stat(clip)[1] is not None:
+        return None
+    try:
+        import soundfile
+
+        info = soundfile.info(clip)
+    except Exception:  # not a format libsndfile reads: the player finds out itself
+        return None
+    if info.samplerate <= 0 or info.frames <= 0:
+        return None
+    return info.frames / info.samplerate
 
 
 def label_counts(labels, classes=None):

@@ -21,7 +21,15 @@ import warnings
 import numpy as np
 
 from ..encoders._audio import as_clip_list
-from ._core import check_label, check_position, clip_wav_bytes, label_counts, learner_report, plain
+from ._core import (
+    check_label,
+    check_position,
+    clip_duration,
+    clip_wav_bytes,
+    label_counts,
+    learner_report,
+    plain,
+)
 
 __all__ = ["LabelingSession"]
 
@@ -99,6 +107,12 @@ class LabelingSession:
         one-per-predicted-class batches).
     sample_rate : int, default=16000
         Sample rate of the waveforms in ``clips`` (files carry their own).
+    blind : bool, default=False
+        Blind labeling: the widget shows the clips as "Clip 1", "Clip 2"...
+        (in the order they come up), never their file names or pool
+        positions, and plays WAV files without their metadata chunks. File
+        names such as ``cough_012.wav`` give the class away, and labelers
+        anchor on them. (The Python API still takes positions.)
 
     Attributes
     ----------
@@ -147,7 +161,8 @@ class LabelingSession:
     >>> session.show()  # doctest: +SKIP
     """
 
-    def __init__(self, learner, clips, labels=None, *, batch_size=None, sample_rate=16000):
+    def __init__(self, learner, clips, labels=None, *, batch_size=None, sample_rate=16000,
+                 blind=False):
         if not hasattr(learner, "labeled_mask_"):
             raise ValueError(
                 "The learner is not fitted; fit it on the pool first, e.g. "
@@ -172,6 +187,8 @@ class LabelingSession:
             or sample_rate < 1
         ):
             raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}.")
+        if not isinstance(blind, (bool, np.bool_)):
+            raise ValueError(f"blind must be True or False, got {blind!r}.")
         if labels is None:
             labels = list(getattr(learner, "classes_", []))
         elif isinstance(labels, (str, bytes)):
@@ -186,12 +203,14 @@ class LabelingSession:
             self._add_choice(_check_label(label))
         self.batch_size = batch_size
         self.sample_rate = int(sample_rate)
+        self.blind = bool(blind)
         self.batch_ = None
         self.pending_ = {}
         self.skipped_ = set()
         self.last_error_ = None
         self._controls = None
         self._syncing = False
+        self._clip_numbers = {}  # blind: position -> n, shown as "Clip n"
 
     # -- the flow, without widgets ------------------------------------------
 
@@ -367,7 +386,38 @@ class LabelingSession:
             ``"wav"``.
         """
         position = self._check_position(position)
-        return clip_wav_bytes(self.clips[position], position, self.sample_rate), "wav"
+        data = clip_wav_bytes(self.clips[position], position, self.sample_rate,
+                              audio_only=self.blind)
+        return data, "wav"
+
+    def clip_title(self, position):
+        """How the widget names a clip: its position and file name, or "Clip <n>" when blind.
+
+        With its length in seconds when known (a file's header, a waveform's
+        samples).
+
+        Parameters
+        ----------
+        position : int
+            Pool position of the clip.
+
+        Returns
+        -------
+        title : str
+        """
+        position = self._check_position(position)
+        clip = self.clips[position]
+        if self.blind:
+            number = self._clip_numbers.setdefault(position, len(self._clip_numbers) + 1)
+            parts = [f"Clip {number}"]
+        else:
+            parts = [f"clip {position}"]
+            if isinstance(clip, str):
+                parts.append(os.path.basename(clip))
+        seconds = clip_duration(clip, self.sample_rate)
+        if seconds is not None:
+            parts.append(f"{seconds:.1f} s")
+        return " · ".join(parts)
 
     # -- widgets -------------------------------------------------------------
 
@@ -447,7 +497,9 @@ class LabelingSession:
             choices.observe(self._on_choice(position), names="value")
             c["audio"][position] = player
             c["choices"][position] = choices
-            title = widgets.HTML(f"<b>clip {position}</b>{_clip_name(self.clips[position])}")
+            head, _, rest = self.clip_title(position).partition(" · ")
+            title = widgets.HTML(f"<b>{html.escape(head)}</b>"
+                                 + (f" · {html.escape(rest)}" if rest else ""))
             children.append(widgets.VBox([title, player, choices]))
         c["rows"].children = children
         self._sync_controls()
@@ -544,8 +596,3 @@ def _same_choice(a, b):
         return a is b
     return _same_label(a, b)
 
-
-def _clip_name(clip):
-    if isinstance(clip, str):
-        return f" · {html.escape(os.path.basename(clip))}"
-    return ""

@@ -4,7 +4,8 @@ Routes (nothing else is served; no route takes a file path):
 
 - ``GET /`` the page; ``GET /static/app.js``, ``GET /static/style.css``;
 - ``GET /api/state`` the queue, the classes and the progress, as JSON;
-- ``GET /clip/<id>`` the pool clip ``id`` (an integer position) as WAV;
+- ``GET /clip/<id>`` the clip ``id`` as WAV: its pool position, or in blind
+  mode the random number the page was given for it;
 - ``GET /labels.csv`` the labels in force;
 - ``POST /api/label`` with ``{"id": <int>, "label": <class name>}``;
 - ``POST /api/undo`` with ``{}``.
@@ -17,6 +18,13 @@ to undo), 411/413 missing or oversized body, 415 a body that is not JSON.
 A server reachable from other machines has an access token: every request
 but the page itself (``/`` and its two static files) must carry it, as the
 ``X-Skaloe-Token`` header or the ``token`` query parameter.
+
+In blind mode no answer names a clip's file: the state calls clips "Clip 1",
+"Clip 2"... in the order they were first shown, their ids are random numbers
+(pool positions can give the class away too, in a pool read class folder by
+class folder), WAV files are sent without their metadata chunks, the CSV has
+no ``path`` column, and errors about a clip's file say only that it cannot be
+played.
 """
 
 from __future__ import annotations
@@ -49,6 +57,10 @@ _CLIP = re.compile(r"/clip/([^/]*)")
 _API_POST = ("/api/label", "/api/undo")
 _API_GET = ("/api/state", "/labels.csv")
 _TOKEN_HEADER = "X-Skaloe-Token"
+# Blind mode's clip ids: 12 digits (the clip route takes up to 12), drawn at
+# random so that an id says nothing about the clip and the page of an earlier
+# server (other ids) cannot label a clip by mistake.
+_BLIND_ID_LOW, _BLIND_ID_HIGH = 10**11, 10**12
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # A Host header or an origin's host[:port]: a name or an IPv4 address, or an
 # IPv6 address in brackets; nothing else (no user info, no path).
@@ -270,7 +282,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(exc.status, str(exc))
         except Exception as exc:  # a bug or an unreadable clip: say so, keep serving
             self.log_error("error: %r", exc)
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
+            if self.server.blind:  # the message may name a file
+                self._error(HTTPStatus.INTERNAL_SERVER_ERROR,
+                            f"{type(exc).__name__} on the server (blind labeling hides the "
+                            "details; run skaloe label with -v to log them)")
+            else:
+                self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}")
 
     def _method_not_allowed(self):
         path = urlsplit(self.path).path
@@ -315,8 +332,10 @@ class _Handler(BaseHTTPRequestHandler):
             import io
 
             out = io.StringIO()
-            writer = csv.DictWriter(out, fieldnames=["position", "path", "label", "annotator",
-                                                     "time"])
+            fields = ["position", "path", "label", "annotator", "time"]
+            if self.server.blind:
+                fields.remove("path")
+            writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(session.labels())
             self._send(HTTPStatus.OK, out.getvalue().encode(), "text/csv; charset=utf-8",
@@ -325,10 +344,15 @@ class _Handler(BaseHTTPRequestHandler):
             text = match.group(1)
             if not re.fullmatch(r"[0-9]{1,12}", text):
                 raise _HTTPError(HTTPStatus.BAD_REQUEST,
-                                 f"a clip id is a pool position (digits), got {text!r}")
+                                 f"a clip id is a number (digits), got {text!r}")
+            position = self.server.clip_position(int(text))
             try:
-                data = session.audio_bytes(int(text))
+                data = session.audio_bytes(position, audio_only=self.server.blind)
             except (IndexError, LookupError) as exc:
+                if self.server.blind:  # the message names the file
+                    self.log_error("clip %s: %s", text, exc)
+                    raise _HTTPError(HTTPStatus.NOT_FOUND,
+                                     f"the audio of clip {text} cannot be played") from None
                 raise _HTTPError(HTTPStatus.NOT_FOUND, str(exc)) from None
             self._send(HTTPStatus.OK, data, "audio/wav")
         elif path in _API_POST:
@@ -380,21 +404,19 @@ class _Handler(BaseHTTPRequestHandler):
                 if unknown:
                     raise _HTTPError(HTTPStatus.BAD_REQUEST,
                                      f"unknown field {sorted(unknown)[0]!r}; send id and label")
-                position, label = payload.get("id"), payload.get("label")
-                if type(position) is not int:
+                clip_id, label = payload.get("id"), payload.get("label")
+                if type(clip_id) is not int:
                     raise _HTTPError(HTTPStatus.BAD_REQUEST,
-                                     f"id must be an integer clip id, got {position!r}")
+                                     f"id must be an integer clip id, got {clip_id!r}")
                 if not isinstance(label, str):
                     raise _HTTPError(HTTPStatus.BAD_REQUEST,
                                      f"label must be a class name (a string), got {label!r}")
-                if not 0 <= position < session.n_pool:
-                    raise _HTTPError(HTTPStatus.NOT_FOUND,
-                                     f"clip {position} is not in the pool")
+                position = self.server.clip_position(clip_id)
                 if label not in session.classes:
                     raise _HTTPError(HTTPStatus.BAD_REQUEST,
                                      f"unknown label {label!r}; choose one of {session.classes}")
                 if session.learner_.labeled_mask_[position]:
-                    raise _HTTPError(HTTPStatus.CONFLICT, f"clip {position} is already labeled")
+                    raise _HTTPError(HTTPStatus.CONFLICT, f"clip {clip_id} is already labeled")
                 session.label(position, label, annotator=self.server.annotator)
             else:
                 if payload:
@@ -451,6 +473,13 @@ class LabelServer(ThreadingHTTPServer):
         Connections served at once, one thread each. Further connections
         wait, unanswered, in the listen queue (``request_queue_size``, 128)
         until one of them closes.
+    blind : bool or None, default=None
+        Blind labeling: the page never gets a clip's file name or path, in
+        its state, its addresses, the audio or the CSV; clips are shown as
+        "Clip 1", "Clip 2"... in the order they come up, with random ids.
+        Labelers who see names such as ``cough_012.wav`` label by the name.
+        None means the session's own setting (``session.blind``, chosen at
+        :meth:`DurableSession.create`).
 
     Attributes
     ----------
@@ -469,6 +498,8 @@ class LabelServer(ThreadingHTTPServer):
         typed it, never through DNS rebinding).
     local_only : bool
         Whether ``host`` is a loopback address (this machine only).
+    blind : bool
+        Whether file names are hidden from the page.
     lock : threading.RLock
         Held around every use of the session.
 
@@ -486,7 +517,7 @@ class LabelServer(ThreadingHTTPServer):
 
     def __init__(self, session, host="127.0.0.1", port=0, *, annotator=None, verbose=False,
                  require_token=None, extra_hosts=None, connection_timeout=30,
-                 max_connections=64):
+                 max_connections=64, blind=None):
         if (not isinstance(connection_timeout, numbers.Real)
                 or isinstance(connection_timeout, bool)
                 or not 0 < connection_timeout < float("inf")):
@@ -496,6 +527,10 @@ class LabelServer(ThreadingHTTPServer):
                 or max_connections < 1):
             raise ValueError(f"max_connections must be a positive integer, got "
                              f"{max_connections!r}")
+        if blind is None:
+            blind = bool(getattr(session, "blind", False))
+        elif not isinstance(blind, bool):
+            raise ValueError(f"blind must be True, False or None, got {blind!r}")
         bound = host.strip("[]")
         local = _is_loopback(bound)
         if require_token is None:
@@ -523,6 +558,11 @@ class LabelServer(ThreadingHTTPServer):
         self.local_only = local
         self.token = secrets.token_urlsafe(24) if require_token else None
         self.allowed_hosts = frozenset(names)
+        self.blind = blind
+        # Blind mode: position -> (random id, number shown as "Clip <number>"),
+        # and id -> position, for the clips the page has been shown.
+        self._shown = {}
+        self._positions = {}
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self._stopping = threading.Event()
         super().__init__((bound, port), _Handler)
@@ -571,8 +611,59 @@ class LabelServer(ThreadingHTTPServer):
         self._stopping.set()
         super().shutdown()
 
+    def clip_id(self, position):
+        """The id the page knows a clip by: its position, or in blind mode a random number.
+
+        Parameters
+        ----------
+        position : int
+
+        Returns
+        -------
+        id : int
+        """
+        return self._blind_clip(position)[0] if self.blind else position
+
+    def clip_position(self, clip_id):
+        """The pool position of a clip id the page sent; an HTTP 404 when there is none.
+
+        In blind mode only ids handed out by :meth:`state` are known.
+        """
+        if not self.blind:
+            if not 0 <= clip_id < self.session.n_pool:
+                raise _HTTPError(HTTPStatus.NOT_FOUND, f"clip {clip_id} is not in the pool")
+            return clip_id
+        with self.lock:
+            position = self._positions.get(clip_id)
+        if position is None:
+            raise _HTTPError(HTTPStatus.NOT_FOUND,
+                             f"no clip has the id {clip_id} on this server; reload the page "
+                             "(a restarted server gives the clips new ids)")
+        return position
+
+    def _blind_clip(self, position):
+        with self.lock:
+            if position not in self._shown:
+                while True:
+                    clip_id = _BLIND_ID_LOW + secrets.randbelow(_BLIND_ID_HIGH - _BLIND_ID_LOW)
+                    if clip_id not in self._positions:
+                        break
+                self._shown[position] = (clip_id, len(self._shown) + 1)
+                self._positions[clip_id] = position
+            return self._shown[position]
+
+    def _clip_name(self, position):
+        if self.blind:
+            return f"Clip {self._blind_clip(position)[1]}"
+        return self.session.clip_name(position)
+
     def state(self):
         """The JSON the page shows: queue, classes and progress.
+
+        Each clip in the queue has its ``id``, ``name`` (its file name, or
+        "Clip <n>" in blind mode), ``audio`` (whether it can be played) and
+        ``duration`` (seconds, from its file's header; None if unknown).
+        ``progress["last"]`` names the latest label's clip the same way.
 
         Returns
         -------
@@ -581,13 +672,21 @@ class LabelServer(ThreadingHTTPServer):
         session = self.session
         with self.lock:
             queue = [
-                {"id": position, "name": session.clip_name(position),
-                 "audio": bool(session.paths[position])}
+                {"id": self.clip_id(position), "name": self._clip_name(position),
+                 "audio": bool(session.paths[position]),
+                 "duration": session.clip_duration(position)}
                 for position in session.next_batch()
             ]
+            progress = session.progress()
+            last = progress["last"]
+            if last is not None:
+                last["name"] = self._clip_name(last["position"])
+                if self.blind:
+                    del last["position"]
             return {
                 "classes": session.classes,
                 "queue": queue,
-                "progress": session.progress(),
+                "progress": progress,
                 "annotator": self.annotator or session.annotator,
+                "blind": self.blind,
             }

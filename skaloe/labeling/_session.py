@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 
 from ..encoders._registry import MODEL_SAMPLE_RATE
-from ._core import check_label, check_position, clip_wav_bytes, label_counts
+from ._core import check_label, check_position, clip_duration, clip_wav_bytes, label_counts
 from ._database import (
     DamagedSessionError,
     LabelDatabase,
@@ -75,6 +75,75 @@ def _check_positive_int(value, name):
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def plain_stopping_advice(learner):
+    """The advice of a session's stopping rule in plain words, for the person labeling.
+
+    A session teaches one label per round, so the rules count labels. The
+    words say what each rule measures: whether the model's guesses for the
+    pool clips still change from one label to the next
+    (:class:`~skaloe.active.StabilizingPredictions`), or whether the accuracy
+    on the validation clips still rises (:class:`~skaloe.active.PlateauStopping`).
+    Another rule speaks for itself (its ``describe()``).
+
+    Parameters
+    ----------
+    learner : ActiveLearner
+        A fitted learner with stopping rules.
+
+    Returns
+    -------
+    text : str
+    """
+    from ..active import PlateauStopping, StabilizingPredictions
+
+    lines = []
+    for rule in learner.stopping_:
+        if isinstance(rule, StabilizingPredictions):
+            lines.append(_stabilizing_advice(rule))
+        elif isinstance(rule, PlateauStopping):
+            lines.append(_plateau_advice(rule))
+        else:
+            lines.append(rule.describe())
+    return " ".join(lines)
+
+
+def _stabilizing_advice(rule):
+    window = rule.window
+    if not rule.agreements_:
+        return ("Keep labeling. Once two classes have labels, this line says when new labels "
+                "stop changing the model's guesses for the clips.")
+    if rule.stop_:
+        return (f"You can stop: the model's guesses for the clips have stopped changing over "
+                f"the last {_plural(window, 'label')}; more labels are unlikely to help much.")
+    if rule.n_stable_ == 0:
+        return "Keep labeling: your last label still changed the model's guesses for some clips."
+    recent = "your last label" if rule.n_stable_ == 1 else f"your last {rule.n_stable_} labels"
+    return (f"Keep labeling: {recent} left the model's guesses for the clips (nearly) "
+            f"unchanged; once {window} labels in a row do, more labels are unlikely to help "
+            "much.")
+
+
+def _plateau_advice(rule):
+    if not rule.n_updates_:
+        return ("Keep labeling. Once two classes have labels, the accuracy on your validation "
+                "clips is measured after every label.")
+    best = f"best {rule.best_score_:.1%}, reached at {_plural(rule.best_n_labels_, 'label')}"
+    flat = ("did not rise with your last label" if rule.wait_ == 1 else
+            f"has not risen over your last {rule.wait_} labels")
+    if rule.stop_:
+        return (f"You can stop: the accuracy on your validation clips {flat} ({best}); more "
+                "labels are unlikely to help much.")
+    if rule.wait_ == 0:
+        return f"Keep labeling: the accuracy on your validation clips is still rising ({best})."
+    return (f"Keep labeling: the accuracy on your validation clips {flat} ({best}); once "
+            f"{rule.patience} labels in a row bring no rise, more labels are unlikely to help "
+            "much.")
 
 
 def _load_npz_pool(path):
@@ -218,6 +287,9 @@ class DurableSession:
         Each pool clip's audio file (None entries when not known).
     n_pool : int
         Number of pool clips.
+    blind : bool
+        Whether the session was created for blind labeling: the page hides
+        file names and paths (see :class:`LabelServer`).
 
     See Also
     --------
@@ -280,6 +352,7 @@ class DurableSession:
         selection=_SELECTION_DEFAULT,
         random_state=0,
         annotator=None,
+        blind=False,
     ):
         """Start a new session: embed the pool once and write the session file.
 
@@ -318,6 +391,10 @@ class DurableSession:
             Seeds the learner; the same seed and labels give the same queries.
         annotator : str, default=None
             Who labels in this process; None means the user name.
+        blind : bool, default=False
+            Blind labeling, stored with the session: its page
+            (:class:`LabelServer`) never shows a clip's file name or path,
+            only "Clip 1", "Clip 2"..., since names often give the class away.
 
         Returns
         -------
@@ -344,6 +421,8 @@ class DurableSession:
                 f"selection must be 'class-aware' or 'class-agnostic', got {selection!r}."
             )
         _check_annotator(annotator)
+        if not isinstance(blind, (bool, np.bool_)):
+            raise ValueError(f"blind must be True or False, got {blind!r}.")
         if os.path.exists(database) and os.path.getsize(database) > 0:
             LabelDatabase(database, create=True).close()  # raises if it holds anything
         kind, fingerprint, description, paths, pool_embeddings = _pool_identity(pool)
@@ -381,6 +460,7 @@ class DurableSession:
             "selection": selection,
             "random_state": int(random_state),
             "n_validation": 0 if val is None else len(val[1]),
+            "blind": bool(blind),
         }
         if val is not None:
             meta["validation_sha256"] = array_sha256(val[2])
@@ -433,6 +513,8 @@ class DurableSession:
         self.random_state = int(db.meta("random_state"))
         self.model = db.meta("model")
         self.n_pool = int(db.meta("n_pool"))
+        self.blind = bool(db.meta("blind", False))  # absent from older files
+        self._durations = {}
         dim = int(db.meta("dim"))
         if pool is not None:
             self._check_pool(pool)
@@ -753,7 +835,9 @@ class DurableSession:
             validation set, else ``"estimate"``: a 5-fold cross-validated
             accuracy on the labels so far, which active learning's choice of
             hard clips biases, shown once two or more classes have 5 labels
-            each), ``accuracy_text``, ``hint`` (the learner's
+            each), ``accuracy_text``, ``hint`` (whether to go on labeling,
+            in plain words: :func:`plain_stopping_advice`), ``hint_detail``
+            (the same in the stopping rule's terms: the learner's
             :meth:`~skaloe.active.ActiveLearner.stopping_hint`),
             ``should_stop``, ``can_undo`` and ``last`` (the latest label in
             force, or None).
@@ -783,7 +867,8 @@ class DurableSession:
                 "accuracy_error": error,
                 "accuracy_kind": kind,
                 "accuracy_text": text,
-                "hint": learner.stopping_hint(),
+                "hint": plain_stopping_advice(learner),
+                "hint_detail": learner.stopping_hint(),
                 "should_stop": bool(learner.should_stop_),
                 "can_undo": bool(self._active),
                 "last": None if last is None else {
@@ -797,12 +882,36 @@ class DurableSession:
         path = self.paths[position]
         return os.path.basename(path) if path else f"clip {position}"
 
-    def audio_bytes(self, position):
+    def clip_duration(self, position):
+        """A clip's length in seconds, read from its file's header once; None if unknown.
+
+        Parameters
+        ----------
+        position : int
+
+        Returns
+        -------
+        seconds : float or None
+            None when the clip has no audio file, or its header cannot be
+            read (a missing file, a format only the decoder reads).
+        """
+        position = self.check_position(position)
+        with self._lock:
+            if position not in self._durations:
+                path = self.paths[position]
+                self._durations[position] = (
+                    clip_duration(path, MODEL_SAMPLE_RATE) if path else None)
+            return self._durations[position]
+
+    def audio_bytes(self, position, *, audio_only=False):
         """A pool clip as WAV bytes a browser plays.
 
         Parameters
         ----------
         position : int
+        audio_only : bool, default=False
+            Drop a WAV file's metadata chunks (a title, the recorder's file
+            name), which may give the class away; for blind labeling.
 
         Returns
         -------
@@ -815,7 +924,7 @@ class DurableSession:
         if not path:
             raise LookupError(f"Clip {position} has no audio file in this session.")
         try:
-            return clip_wav_bytes(path, position, MODEL_SAMPLE_RATE)
+            return clip_wav_bytes(path, position, MODEL_SAMPLE_RATE, audio_only=audio_only)
         except (OSError, ValueError) as exc:  # gone, not audio, too long, absurd rate
             raise LookupError(
                 f"The audio file of clip {position} ({path!r}) cannot be played: {exc}"

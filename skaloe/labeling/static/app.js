@@ -3,6 +3,10 @@
 
 let state = null;
 let busy = false;
+// The players of the clips on the page, by clip id: a clip still queued after
+// a label keeps its player (and goes on playing), with no second download.
+const players = new Map();
+const RETRY_SECONDS = 3;
 
 // A server reachable from other machines wants its access token, given in the
 // page's own address (?token=...), with every request but the page itself.
@@ -25,7 +29,16 @@ async function call(method, url, body) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }
-  const response = await fetch(url, options);
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (e) {  // no answer at all: the server is not running, or the network is down
+    const error = new Error("Cannot reach the skaloe label server at " + window.location.host +
+                            ". Is skaloe label still running? If not, start it again with " +
+                            "the same command");
+    error.unreachable = true;
+    throw error;
+  }
   let payload = null;
   try { payload = await response.json(); } catch (e) { payload = null; }
   if (!response.ok) {
@@ -34,10 +47,35 @@ async function call(method, url, body) {
   return payload;
 }
 
+// "0.8 s", "12 s", "1:05": a clip's length as a person reads it.
+function formatDuration(seconds) {
+  if (seconds < 10) return seconds.toFixed(1) + " s";
+  if (seconds < 60) return Math.round(seconds) + " s";
+  const whole = Math.round(seconds);
+  return Math.floor(whole / 60) + ":" + String(whole % 60).padStart(2, "0");
+}
+
+function player(clip) {
+  let audio = players.get(clip.id);
+  if (audio === undefined) {
+    audio = document.createElement("audio");
+    audio.controls = true;
+    // The header only, so that the player shows the clip's length at once.
+    audio.preload = "metadata";
+    audio.src = withToken("/clip/" + clip.id);
+    players.set(clip.id, audio);
+  }
+  return audio;
+}
+
 function render(next) {
   state = next;
   const p = state.progress;
+  $("loading").hidden = true;
+  $("counts").hidden = false;
+  $("blind").hidden = !state.blind;
   $("n-labels").textContent = String(p.n_labels);
+  $("labels-word").textContent = p.n_labels === 1 ? "label" : "labels";
   $("n-pool").textContent = String(p.n_pool);
   const counts = Object.entries(p.per_class).map(([c, n]) => c + ": " + n).join(", ");
   $("per-class").textContent = "(" + counts + ")";
@@ -45,30 +83,47 @@ function render(next) {
   accuracy.textContent = p.accuracy_text;
   accuracy.className = p.accuracy_kind;
   $("hint").textContent = p.hint;
+  $("hint").title = p.hint_detail || "";
   $("undo").disabled = !p.can_undo;
   $("last").textContent = p.last
-    ? "last: clip " + p.last.position + " \u2192 " + p.last.label + " (" + p.last.annotator + ")"
+    ? "last: " + (state.blind ? p.last.name : "clip " + p.last.position) + " \u2192 " +
+      p.last.label + " (" + p.last.annotator + ")"
     : "";
   const queue = $("queue");
   queue.replaceChildren();
+  const queued = new Set(state.queue.map((clip) => clip.id));
+  for (const [id, audio] of players) {
+    if (!queued.has(id)) {
+      audio.pause();
+      players.delete(id);
+    }
+  }
   state.queue.forEach((clip, i) => {
     const item = document.createElement("li");
     item.className = "clip" + (i === 0 ? " current" : "");
     item.dataset.id = String(clip.id);
+    const title = document.createElement("div");
+    title.className = "title";
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = clip.name;
-    const id = document.createElement("span");
-    id.className = "id";
-    id.textContent = "#" + clip.id;
-    item.append(name, id);
-    if (clip.audio) {
-      const audio = document.createElement("audio");
-      audio.controls = true;
-      audio.preload = "none";
-      audio.src = withToken("/clip/" + clip.id);
-      item.append(audio);
+    title.append(name);
+    if (!state.blind) {  // in blind mode the id is a random number, of no use to read
+      const id = document.createElement("span");
+      id.className = "id";
+      id.textContent = "#" + clip.id;
+      id.title = "position in the pool (the CSV's position column)";
+      title.append(id);
     }
+    if (typeof clip.duration === "number") {
+      const duration = document.createElement("span");
+      duration.className = "duration";
+      duration.textContent = formatDuration(clip.duration);
+      duration.title = "length of the clip";
+      title.append(duration);
+    }
+    item.append(title);
+    if (clip.audio) item.append(player(clip));
     const buttons = document.createElement("div");
     buttons.className = "labels";
     state.classes.forEach((label, k) => {
@@ -102,7 +157,8 @@ async function run(action) {
     render(await action());
     setStatus("");
   } catch (error) {
-    setStatus(String(error.message || error));
+    setStatus(error.unreachable ? "Not saved. " + error.message + ", then reload this page."
+                                : String(error.message || error));
     try { render(await call("GET", "/api/state")); } catch (e) { /* keep the message */ }
   } finally {
     busy = false;
@@ -149,4 +205,24 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-run(() => call("GET", "/api/state"));
+// The first state: until it arrives the page says it is loading (never
+// "0 labels of 0 clips"); a server that cannot be reached is asked again.
+async function load() {
+  try {
+    render(await call("GET", "/api/state"));
+    setStatus("");
+  } catch (error) {
+    if (error.unreachable) {
+      $("loading").textContent = error.message + "; this page tries again every " +
+                                 RETRY_SECONDS + " seconds\u2026";
+      $("loading").className = "error";
+      setTimeout(load, RETRY_SECONDS * 1000);
+    } else {
+      $("loading").textContent = "The labeling session could not be loaded.";
+      $("loading").className = "error";
+      setStatus(String(error.message || error));
+    }
+  }
+}
+
+load();
