@@ -70,6 +70,8 @@ def test_demo_columns_are_the_strategies_they_name(tmp_path):
     from skaloe.experiment import simulate
 
     text = _run_demo(tmp_path, runs=2, n_per_class=1, rounds=6, random_state=4)
+    header = next(line for line in text.splitlines() if line.strip().startswith("labels"))
+    assert header.split() == ["labels", "active", "random"]
     rows = _DEMO_ROW.findall(text)
     table = np.array([[float(v) for v in row] for row in rows])
     assert table[:, 0].tolist() == [12, 24, 36, 48, 60, 72, 84]

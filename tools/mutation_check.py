@@ -28,12 +28,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 # name: (file, original text, mutated text, tests to run, what the bug means)
 MUTATIONS = {
-    "demo-margin-column-is-random": (
+    "demo-active-column-is-random": (
         "skaloe/cli/_demo.py",
-        'n_labels, margin, _ = curves[("margin", "class-aware")]',
-        'n_labels, margin, _ = curves[("random", "class-aware")]',
+        'headers = {("margin", "class-aware"): "active", ("random", "class-aware"): "random"}',
+        'headers = {("margin", "class-aware"): "random", ("random", "class-aware"): "active"}',
         ["tests/test_cli.py"],
-        "the demo's margin column shows random sampling",
+        "the demo's active-learning column shows random sampling",
     ),
     "simulate-ignores-selection": (
         "skaloe/experiment/_simulate.py",
@@ -44,10 +44,31 @@ MUTATIONS = {
     ),
     "simulate-ignores-strategy": (
         "skaloe/experiment/_simulate.py",
-        "                    query_strategy=strategy,\n",
-        "",
+        "                        query_strategy=strategy,\n                        selection=selection,\n",
+        "                        selection=selection,\n",
         ["tests/test_experiment.py"],
         "simulate runs every learner with the default strategy",
+    ),
+    "reach-counts-the-whole-pool": (
+        "skaloe/experiment/_results.py",
+        'counted = [r for r in rs if n_pool is None or r["n_labels"] < n_pool]',
+        "counted = list(rs)",
+        ["tests/test_experiment.py"],
+        "labels_to_reach counts rounds in which every pool sample is labeled",
+    ),
+    "aloe-preset-ties-at-random": (
+        "skaloe/active/_aloe.py",
+        'tie_break="first",',
+        'tie_break="random",',
+        ["tests/test_aloe_preset.py"],
+        "the ALOE preset breaks ties at random instead of to the lowest position",
+    ),
+    "blind-page-shows-file-names": (
+        "skaloe/labeling/_server.py",
+        'return f"Clip {self._blind_clip(position)[1]}"',
+        "return self.session.clip_name(position)",
+        ["tests/test_label_web.py"],
+        "the blind labeling page names the clips by their files",
     ),
     "page-estimate-is-training-accuracy": (
         "skaloe/labeling/_session.py",
