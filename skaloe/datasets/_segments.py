@@ -204,11 +204,13 @@ def segment_recordings(
     >>> import os, tempfile
     >>> import numpy as np, soundfile as sf
     >>> from skaloe.datasets import segment_recordings
-    >>> path = os.path.join(tempfile.mkdtemp(), "rec.wav")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "rec.wav")
     >>> sf.write(path, np.zeros(8000 * 5 + 4000), 8000)         # 5.5 s
     >>> table = segment_recordings(path, window=2.0, hop=1.0, as_frame=False)
     >>> np.column_stack([table.start, table.end]).tolist()
     [[0.0, 2.0], [1.0, 3.0], [2.0, 4.0], [3.0, 5.0], [3.5, 5.5]]
+    >>> tmp.cleanup()
     """
     window = _seconds(window, "window")
     hop = window if hop is None else _seconds(hop, "hop")

@@ -493,11 +493,16 @@ def read_segment(path, start, end, *, context=0.0, sample_rate=None):
     >>> import os, tempfile
     >>> import numpy as np, soundfile as sf
     >>> from skaloe.encoders import read_segment
-    >>> path = os.path.join(tempfile.mkdtemp(), "rec.wav")
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "rec.wav")
     >>> sf.write(path, np.zeros((8000 * 30, 2)), 8000)   # 30 s, stereo
     >>> samples, sr = read_segment(path, 10.0, 11.5)
     >>> samples.shape, samples.dtype, sr
     ((12000,), dtype('float32'), 8000)
+    >>> samples, sr = read_segment(path, 0.5, 1.5, context=1.0, sample_rate=16000)
+    >>> len(samples) / sr                                # 0 to 2.5 s
+    2.5
+    >>> tmp.cleanup()
     """
     segment = check_segment(path, start, end, 0)
     context = float(context)
