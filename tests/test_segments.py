@@ -284,6 +284,11 @@ def test_every_form_of_a_segment_table(tmp_path):
     encoder.fit(frame_table)
     assert not hasattr(encoder, "n_features_in_")
     assert_array_equal(encoder.transform(frame_table), reference)
+    # the three columns as an object array, as a ColumnTransformer passes them
+    from sklearn.compose import make_column_transformer
+
+    columns = make_column_transformer((EncoderTransformer("mfcc"), ["path", "start", "end"]))
+    assert_array_equal(columns.fit_transform(frame_table), reference)
     # rows mix recordings, whole files, waveforms and segments
     wave = tone(1.0, 16000)
     mixed = encoder.fit_transform([tuples[3], a, wave, tuples[0]])

@@ -61,6 +61,10 @@ def as_clip_list(X):
             isinstance(v, (str, os.PathLike)) for v in X[:, 0]
         ):  # one column of paths, as a ColumnTransformer passes it from an array
             X = X[:, 0]
+        if X.dtype == object and X.ndim == 2 and X.shape[1] == 3 and len(X) and all(
+            isinstance(v, (str, os.PathLike)) for v in X[:, 0]
+        ):  # path, start, end columns, as a ColumnTransformer passes them from a DataFrame
+            return [check_segment(*row, i) for i, row in enumerate(X.tolist())]
         if X.dtype == object and X.ndim == 2:
             X = X.astype(np.float64)  # raises on a non-numeric entry
         if X.dtype.kind in "biufc" and X.ndim == 2:
