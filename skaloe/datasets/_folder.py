@@ -43,6 +43,17 @@ def _identity(path):
     return st.st_dev, st.st_ino
 
 
+def walk_audio_files(path, extensions):
+    """Audio files anywhere under the folder ``path``, walked as class folders are.
+
+    Returns ``(files, skipped)``: the paths, sorted by their path relative to
+    ``path``, and what was skipped and why (see :func:`_walk_class_folders`).
+    """
+    walked, skipped = _walk_class_folders(path, None, extensions)
+    top = os.path.join(path, os.curdir)
+    return [os.path.join(path, os.path.relpath(f, top)) for f in walked[os.curdir]], skipped
+
+
 def _walk_class_folders(path, folders, extensions):
     """Audio files of each class folder, each real folder walked once, each file listed once.
 
@@ -53,6 +64,9 @@ def _walk_class_folders(path, folders, extensions):
     listed once, preferably where it really is rather than where a link to it
     is. Entries that are no regular file (dangling links, named pipes) are
     skipped.
+
+    ``folders=None`` walks ``path`` itself as the one class folder, named
+    ``os.curdir``.
 
     Returns
     -------
@@ -69,7 +83,10 @@ def _walk_class_folders(path, folders, extensions):
         r = os.path.relpath(p, path)
         return "the top folder" if r == "." else repr(r)
 
-    owner = {_identity(path): path}  # real folder -> the path it was walked as
+    # real folder -> the path it was walked as
+    owner = {} if folders is None else {_identity(path): path}
+    if folders is None:
+        folders = [os.curdir]
     skipped, pending_links = [], []
     files = []  # (is a link, class position, path, identity)
 

@@ -45,16 +45,24 @@ def _worker_encoder(encoder, token):
         return entry
 
 
-def _embed_rows(encoder, token, paths, start):
-    from ..encoders._audio import load_clip
-    from ..encoders._runners import _parallel_map
+class _Rows:
+    """The items of one shard, indexed by their positions in the full list."""
+
+    def __init__(self, items, start):
+        self.items, self.start = items, start
+
+    def __getitem__(self, i):
+        return self.items[i - self.start]
+
+
+def _embed_rows(encoder, token, items, start):
+    from ..encoders._audio import load_clips
 
     encoder, runner = _worker_encoder(encoder, token)
-    indices = np.arange(start, start + len(paths))
-    # Positions in the error messages are positions in the full file list.
-    waves = _parallel_map(
-        lambda i: load_clip(paths[i - start], i, encoder.sample_rate), indices, encoder.n_jobs
-    )
+    indices = np.arange(start, start + len(items))
+    # Positions in the error messages are positions in the full list; the
+    # segments of one file are read in one pass.
+    waves = load_clips(_Rows(items, start), indices, encoder.sample_rate, encoder.n_jobs)
     return runner.embed(waves, indices)
 
 
@@ -84,11 +92,17 @@ def _embed_shard(encoder, token, shard, paths, start, target):
 
 
 def _check_paths(paths):
+    """The rows to embed: file paths (str) and segments (Segment), checked."""
+    from ..encoders._segments import check_segment, is_segment_item, segment_table
+
     if isinstance(paths, (str, os.PathLike)):
         raise ValueError(
             f"paths must be a list of audio file paths, got a single path {os.fspath(paths)!r}; "
             "wrap it in a list."
         )
+    segments = segment_table(paths)  # a DataFrame or Bunch with path, start and end
+    if segments is not None:
+        return segments
     if hasattr(paths, "tolist"):  # numpy array, pandas Series
         paths = paths.tolist()
     try:
@@ -101,14 +115,27 @@ def _check_paths(paths):
         raise ValueError("paths is empty; pass at least one audio file path.")
     out = []
     for i, path in enumerate(paths):
-        if not isinstance(path, (str, os.PathLike)):
+        if isinstance(path, (str, os.PathLike)):
+            out.append(os.fspath(path))
+        elif is_segment_item(path):
+            out.append(check_segment(*path, i))
+        else:
             raise TypeError(
-                f"paths[{i}] is a {type(path).__name__}, not a file path: embed_distributed "
-                "embeds audio files (workers read them); for waveforms in memory use "
-                "EncoderTransformer."
+                f"paths[{i}] is a {type(path).__name__}, not a file path or a segment (path, "
+                "start, end): embed_distributed embeds audio files (workers read them); for "
+                "waveforms in memory use EncoderTransformer."
             )
-        out.append(os.fspath(path))
     return out
+
+
+def _row_bounds(items):
+    """``(paths, starts, ends)`` of the rows; starts and ends are None for whole files."""
+    paths = [item if isinstance(item, str) else item.path for item in items]
+    if all(isinstance(item, str) for item in items):
+        return paths, None, None
+    starts = [None if isinstance(item, str) else item.start for item in items]
+    ends = [None if isinstance(item, str) else item.end for item in items]
+    return paths, starts, ends
 
 
 def _get_client(client):
@@ -145,7 +172,7 @@ def _encoder_token(encoder):
     return "skaloe-encoder-" + joblib.hash((identity, params))
 
 
-def _check_resume(store, manifest, paths, encoder, shard_size):
+def _check_resume(store, manifest, items, encoder, shard_size):
     where = os.fspath(store)
     hint = "pass overwrite=True to embed everything again, or use another folder."
     if manifest["shard_size"] != shard_size:
@@ -153,14 +180,21 @@ def _check_resume(store, manifest, paths, encoder, shard_size):
             f"The store {where!r} was written with shard_size={manifest['shard_size']}, not "
             f"{shard_size}; resume with shard_size={manifest['shard_size']}, or {hint}"
         )
-    stored = json.loads((Path(store) / _store._PATHS).read_text(encoding="utf8"))
-    if stored != paths:
-        if len(stored) != len(paths):
-            what = f"{len(stored)} files, not {len(paths)}"
+    stored = _store.read_rows(store)
+    given = _row_bounds(items)
+    if stored != given:
+        kind = "files" if stored[1] is None and given[1] is None else "segments"
+        if len(stored[0]) != len(given[0]):
+            what = f"{len(stored[0])} {kind}, not {len(given[0])}"
         else:
-            i = next(i for i, (a, b) in enumerate(zip(stored, paths)) if a != b)
-            what = f"paths[{i}] = {stored[i]!r}, not {paths[i]!r}"
-        raise ValueError(f"The store {where!r} holds embeddings of other files ({what}); {hint}")
+            def row(bounds, i):
+                path, starts, ends = bounds
+                return path[i] if starts is None or starts[i] is None else (
+                    path[i], starts[i], ends[i])
+
+            i = next(i for i in range(len(given[0])) if row(stored, i) != row(given, i))
+            what = f"paths[{i}] = {row(stored, i)!r}, not {row(given, i)!r}"
+        raise ValueError(f"The store {where!r} holds embeddings of other {kind} ({what}); {hint}")
     info = encoder.encoder_
     identity = json.loads(json.dumps(info.identity, default=str))
     same_identity = identity is None or manifest["identity"] == identity
@@ -194,9 +228,9 @@ def embed_distributed(
     overwrite=False,
     verbose=0,
 ):
-    """Embed audio files on a Dask cluster into a chunked on-disk store.
+    """Embed audio files, or segments of them, on a Dask cluster into a chunked on-disk store.
 
-    The file list is cut into shards of ``shard_size`` consecutive files, one
+    The file list is cut into shards of ``shard_size`` consecutive rows, one
     Dask task each. A worker process loads the encoder once and keeps it for
     every shard it gets; each shard's rows go to their place in one
     preallocated float32 array on disk, then a completion marker is written.
@@ -207,10 +241,15 @@ def embed_distributed(
 
     Parameters
     ----------
-    paths : list of str or path-like
+    paths : list of str or path-like, or a table of segments
         Audio files, as the workers see them (any format soundfile or librosa
-        reads; resampled to 16 kHz mono). Row ``i`` of the store embeds
-        ``paths[i]``.
+        reads; resampled to 16 kHz mono), or segments of them: a table with
+        columns ``path``, ``start`` and ``end`` in seconds (what
+        :func:`~skaloe.datasets.segment_recordings` returns) or
+        ``(path, start, end)`` tuples in the list, read as
+        :class:`~skaloe.encoders.EncoderTransformer` reads them. Row ``i`` of
+        the store embeds ``paths[i]``; :func:`store_info` gives back each
+        row's file and, for segments, bounds.
     store : str or path-like
         Folder of the store (created if needed). With ``write_on="workers"``
         the client and all workers must see it at this same path (a shared
@@ -223,8 +262,9 @@ def embed_distributed(
     client : dask.distributed.Client or None, default=None
         Where to run; None uses the current default client.
     shard_size : int, default=256
-        Files per task. Larger shards cost less scheduling; smaller ones lose
-        less work when a worker dies and balance better.
+        Files (or segments) per task. Larger shards cost less scheduling;
+        smaller ones lose less work when a worker dies and balance better. A
+        task reads the segments of one file in one pass.
     output_key, call_convention, pooling, min_length, batch_size, timeout
         As for :class:`~skaloe.encoders.EncoderTransformer`.
     n_jobs : int or None, default=None
@@ -325,8 +365,10 @@ def embed_distributed(
             for k, v in encoder.get_params().items()
             if k in ("model", "output_key", "call_convention", "pooling", "min_length")
         }
+        files, starts, ends = _row_bounds(paths)
         manifest = _store.create_store(
-            store, paths, dim, shard_size, encoder.encoder_.name, identity, params
+            store, files, dim, shard_size, encoder.encoder_.name, identity, params,
+            bounds=(starts, ends),
         )
     else:
         _check_resume(store, manifest, paths, encoder, shard_size)

@@ -3,7 +3,8 @@
 Layout of a store folder::
 
     manifest.json      what the store holds: rows, dim, shard size, encoder identity
-    paths.json         the clip of each row, in order
+    paths.json         the file of each row, in order
+    segments.json      for rows that are segments of files: their start and end
     embeddings.npy     float32 (n_rows, dim), preallocated; one slice of rows per shard
     shards/00012.json  completion marker of shard 12, written after its rows
 
@@ -24,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 STORE_FORMAT = "skaloe-embedding-store"
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: rows may be segments (segments.json); stores of files stay at 1
 _MANIFEST = "manifest.json"
 _PATHS = "paths.json"
+_SEGMENTS = "segments.json"
 _DATA = "embeddings.npy"
 _SHARDS = "shards"
 
@@ -89,21 +91,29 @@ def done_shards(folder, n_shards):
     return [i for i in range(n_shards) if f"{i:05d}.json" in names]
 
 
-def create_store(folder, paths, dim, shard_size, model_name, identity, params):
-    """Lay out an empty store for ``len(paths)`` rows of ``dim`` float32 values."""
+def create_store(folder, paths, dim, shard_size, model_name, identity, params,
+                 bounds=(None, None)):
+    """Lay out an empty store for ``len(paths)`` rows of ``dim`` float32 values.
+
+    ``bounds`` is ``(starts, ends)`` in seconds when rows are segments of
+    ``paths`` (None in both for a row that is a whole file), or ``(None, None)``.
+    """
     from numpy.lib.format import open_memmap
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / _SHARDS).mkdir(exist_ok=True)
     _atomic_write_text(folder / _PATHS, json.dumps(list(paths)))
+    starts, ends = bounds
+    if starts is not None:
+        _atomic_write_text(folder / _SEGMENTS, json.dumps({"start": starts, "end": ends}))
     # A sparse file on most filesystems: creating it costs nothing per row.
     data = open_memmap(folder / _DATA, mode="w+", dtype=np.float32, shape=(len(paths), dim))
     offset = int(data.offset)
     del data
     manifest = {
         "format": STORE_FORMAT,
-        "version": STORE_VERSION,
+        "version": 1 if starts is None else 2,  # an older skaloe reads a store of files
         "n_rows": len(paths),
         "dim": int(dim),
         "dtype": "float32",
@@ -122,7 +132,7 @@ def create_store(folder, paths, dim, shard_size, model_name, identity, params):
 def remove_store(folder):
     """Delete the files of a store (only those; the folder itself stays)."""
     folder = Path(folder)
-    for name in (_MANIFEST, _PATHS, _DATA):
+    for name in (_MANIFEST, _PATHS, _SEGMENTS, _DATA):
         try:
             os.remove(folder / name)
         except FileNotFoundError:
@@ -237,18 +247,53 @@ def store_info(store):
     info : dict
         ``n_rows``, ``dim``, ``shard_size``, ``n_shards``, ``model`` (the
         encoder's name), ``identity`` and ``params`` (what the embeddings
-        depend on), ``paths`` (the clip of each row), ``shards_done`` (how
-        many shards are stored) and ``complete``.
+        depend on), ``paths`` (the file of each row), ``start`` and ``end``
+        (for rows that are segments, their bounds in seconds: lists with None
+        for a row that is a whole file; None when no row is a segment),
+        ``shards_done`` (how many shards are stored) and ``complete``.
+
+    Examples
+    --------
+    The rows of a store of segments, as a table again::
+
+        info = store_info("stores/night")
+        table = pd.DataFrame({"path": info["paths"], "start": info["start"],
+                              "end": info["end"]})
     """
     manifest = _require_manifest(store)
     info = {key: manifest[key] for key in (
         "n_rows", "dim", "shard_size", "n_shards", "model", "identity", "params"
     )}
-    info["paths"] = json.loads((Path(store) / _PATHS).read_text(encoding="utf8"))
+    info["paths"], info["start"], info["end"] = read_rows(store)
     n_done = len(done_shards(store, manifest["n_shards"]))
     info["shards_done"] = n_done
     info["complete"] = n_done == manifest["n_shards"]
     return info
+
+
+def read_rows(store):
+    """``(paths, starts, ends)`` of a store's rows; starts and ends None without segments."""
+    folder = Path(store)
+    paths = json.loads((folder / _PATHS).read_text(encoding="utf8"))
+    try:
+        text = (folder / _SEGMENTS).read_text(encoding="utf8")
+    except FileNotFoundError:
+        return paths, None, None
+    try:
+        bounds = json.loads(text)
+    except ValueError:
+        bounds = None
+    if not isinstance(bounds, dict):
+        bounds = {}
+    starts, ends = bounds.get("start"), bounds.get("end")
+    if not (isinstance(starts, list) and isinstance(ends, list)
+            and len(starts) == len(ends) == len(paths)):
+        raise ValueError(
+            f"The embedding store {os.fspath(store)!r} is damaged: {_SEGMENTS} does not hold "
+            f"one start and one end for each of the {len(paths)} rows; embed again with "
+            "overwrite=True."
+        )
+    return paths, starts, ends
 
 
 def _require_manifest(store):

@@ -1,7 +1,8 @@
 """Turning what users pass as ``X`` into validated mono 16 kHz clips.
 
-``X`` may hold file paths or waveforms; paths are decoded lazily, chunk by
-chunk, so a large pool never sits in memory as audio all at once.
+``X`` may hold file paths, segments of files (see :mod:`._segments`) or
+waveforms; files are decoded lazily, chunk by chunk, so a large pool never
+sits in memory as audio all at once.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def as_clip_list(X):
             "Sparse input is not supported: X must hold audio (file paths or dense waveforms); "
             "convert with X.toarray() if it really holds samples."
         )
+    from ._segments import check_segment, is_segment_item, segment_table
+
+    segments = segment_table(X)  # a DataFrame or Bunch with path, start and end columns
+    if segments is not None:
+        return segments
     if hasattr(X, "iloc") and hasattr(X, "columns"):  # pandas DataFrame
         if X.shape[1] != 1 and any(dt == object or str(dt) in ("string", "str") for dt in X.dtypes):
             raise ValueError(
@@ -55,6 +61,10 @@ def as_clip_list(X):
             isinstance(v, (str, os.PathLike)) for v in X[:, 0]
         ):  # one column of paths, as a ColumnTransformer passes it from an array
             X = X[:, 0]
+        if X.dtype == object and X.ndim == 2 and X.shape[1] == 3 and len(X) and all(
+            isinstance(v, (str, os.PathLike)) for v in X[:, 0]
+        ):  # path, start, end columns, as a ColumnTransformer passes them from a DataFrame
+            return [check_segment(*row, i) for i, row in enumerate(X.tolist())]
         if X.dtype == object and X.ndim == 2:
             X = X.astype(np.float64)  # raises on a non-numeric entry
         if X.dtype.kind in "biufc" and X.ndim == 2:
@@ -88,12 +98,14 @@ def as_clip_list(X):
     for i, item in enumerate(X):
         if isinstance(item, (str, os.PathLike)):
             clips.append(os.fspath(item))
+        elif is_segment_item(item):
+            clips.append(check_segment(*item, i))
         elif isinstance(item, (np.ndarray, list, tuple)):
             clips.append(_check_array_clip(np.asarray(item), i))
         else:
             raise TypeError(
-                f"X[{i}] is of type {type(item).__name__}; each clip must be a file path "
-                "or a 1-D array of samples."
+                f"X[{i}] is of type {type(item).__name__}; each clip must be a file path, "
+                "a 1-D array of samples or a segment (path, start, end)."
             )
     if not clips:
         raise ValueError("X contains no clips (0 samples); pass at least one path or waveform.")
@@ -129,7 +141,9 @@ MIN_SAMPLE_RATE = 1000
 
 #: Longest file decoded as one clip, in seconds (10 minutes). Longer files are
 #: refused from their header, before any decoding, since decoding holds the
-#: whole clip in memory; cut them into clips first. Raise this constant
+#: whole clip in memory; embed their windows instead (segments, which are read
+#: without decoding the rest of the file: the limit applies to a segment's
+#: length, not to its recording), or cut them into clips. Raise this constant
 #: (``skaloe.encoders._audio.MAX_DURATION = 3600``) to embed longer files whole.
 #: Waveforms passed as arrays are already in memory and are not limited.
 MAX_DURATION = 600.0
@@ -141,9 +155,10 @@ LOUD_SAMPLE = 10.0
 _READ_BLOCK = 1 << 18  # frames decoded at a time from a multi-channel file (~6 s at 44.1 kHz)
 
 _CUT_FILE = (
-    "cut it into shorter clips and embed those, e.g. with `ffmpeg -i long.wav -f segment "
-    "-segment_time 10 -c copy clip%04d.wav` or `sox long.wav clip.wav trim 0 10 : newfile "
-    ": restart` (10 s clips)"
+    "embed its windows instead, which are read without decoding the whole file: "
+    "X = skaloe.datasets.segment_recordings([path], window=10) gives a table of "
+    "(path, start, end) rows that EncoderTransformer takes; or cut it into shorter clips, "
+    "e.g. with `ffmpeg -i long.wav -f segment -segment_time 10 -c copy clip%04d.wav`"
 )
 
 
@@ -223,12 +238,18 @@ def prepare_waveform(x, index, sample_rate):
 
 
 def resample(x, sample_rate):
-    if sample_rate == MODEL_SAMPLE_RATE:
+    """A float32 clip at ``sample_rate`` Hz, at the models' 16 kHz."""
+    return resample_to(x, sample_rate, MODEL_SAMPLE_RATE)
+
+
+def resample_to(x, sample_rate, target_rate):
+    """A float32 clip at ``sample_rate`` Hz, at ``target_rate`` (soxr's high quality filter)."""
+    if sample_rate == target_rate:
         return x
     import librosa
 
     return librosa.resample(
-        x, orig_sr=sample_rate, target_sr=MODEL_SAMPLE_RATE, res_type="soxr_hq"
+        x, orig_sr=sample_rate, target_sr=target_rate, res_type="soxr_hq"
     ).astype(np.float32, copy=False)
 
 
@@ -341,10 +362,49 @@ def read_audio_file(path, index):
 
 
 def load_clip(clip, index, sample_rate):
-    """A clip (path or array) as a float32 mono 16 kHz waveform."""
+    """A clip (path, segment or array) as a float32 mono 16 kHz waveform."""
     if isinstance(clip, str):
         return read_audio_file(clip, index)
+    from ._segments import Segment, load_segment_group
+
+    if isinstance(clip, Segment):
+        return load_segment_group(clip.path, [(index, clip)], MODEL_SAMPLE_RATE)[0]
     return prepare_waveform(clip, index, sample_rate)
+
+
+def load_clips(clips, indices, sample_rate, n_jobs, reader=None):
+    """``[load_clip(clips[i], i, sample_rate) for i in indices]``, segments read per file.
+
+    The segments of one file are read in one pass, in order of their starts
+    (see :mod:`._segments`), through ``reader`` (a ``SegmentReader`` that
+    keeps files open from one call to the next) when given; files, and the
+    other clips, are read on ``n_jobs`` threads.
+    """
+    from ._runners import _parallel_map
+    from ._segments import Segment, load_segment_group
+
+    indices = list(indices)
+    groups, single = {}, []
+    for k, i in enumerate(indices):
+        clip = clips[i]
+        if isinstance(clip, Segment):
+            groups.setdefault(clip.path, []).append(k)
+        else:
+            single.append(k)
+    tasks = [("clip", [k]) for k in single] + [("file", ks) for ks in groups.values()]
+
+    def run(task):
+        kind, ks = task
+        if kind == "clip":
+            return [load_clip(clips[indices[ks[0]]], indices[ks[0]], sample_rate)]
+        items = [(indices[k], clips[indices[k]]) for k in ks]
+        return load_segment_group(items[0][1].path, items, MODEL_SAMPLE_RATE, reader)
+
+    out = [None] * len(indices)
+    for (_, ks), waves in zip(tasks, _parallel_map(run, tasks, n_jobs)):
+        for k, wave in zip(ks, waves):
+            out[k] = wave
+    return out
 
 
 def clip_key(clip, index, sample_rate):
@@ -361,13 +421,18 @@ def clip_key(clip, index, sample_rate):
     harmlessly, after ``chmod``, ``chown``, ``touch``, a new hard link, or a
     copy of the whole folder elsewhere. Reading a file changes none of them.
     (On Windows the ctime is the creation time, so there an in-place rewrite
-    that restores size and modification time is not seen.)
+    that restores size and modification time is not seen.) A segment is keyed
+    as its file is, with its start and end added.
     """
     h = hashlib.sha256()  # hardware-accelerated on current CPUs: ~1.5 GB/s a core
-    if isinstance(clip, str):
-        st = stat_audio_file(clip, index)
-        h.update(b"file\0")
-        h.update(os.path.abspath(clip).encode("utf8", "surrogateescape"))
+    from ._segments import Segment
+
+    if isinstance(clip, (str, Segment)):
+        path = clip if isinstance(clip, str) else clip.path
+        st = stat_audio_file(path, index)
+        h.update(b"file\0" if isinstance(clip, str) else
+                 f"segment\0{clip.start!r}\0{clip.end!r}\0".encode())
+        h.update(os.path.abspath(path).encode("utf8", "surrogateescape"))
         h.update(f"\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0{st.st_ctime_ns}".encode())
     else:
         x = np.ascontiguousarray(clip)

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import FrozenStepMixin
-from ._audio import as_clip_list, clip_key, load_clip
+from ._audio import as_clip_list, clip_key, load_clips
 from ._cache import EmbeddingStore, memory_location
 from ._registry import (
     CALL_CONVENTIONS,
@@ -28,8 +28,10 @@ from ._registry import (
     spec_for_handle,
 )
 from ._runners import GE2ERunner, ModelRunner, SpectralRunner, _parallel_map
+from ._segments import Segment, SegmentReader, describe_segment
 
 _CHUNK = 2048  # clips decoded and embedded at a time (and written as one cache shard)
+_CHUNK_SECONDS = 192.0  # and at most this much audio of segments (12 MB at 16 kHz)
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,8 @@ class EncoderTransformer(
 ):
     """Embed audio clips with a frozen pretrained encoder.
 
-    Turns each clip (a file path or a waveform) into one float32 vector, with
+    Turns each clip (a file path, a segment ``(path, start, end)`` of a long
+    recording, or a waveform) into one float32 vector, with
     the built-in pretrained speech network GE2E (the default: it runs offline,
     its weights ship with skaloe), a TF-Hub model such as TRILLsson (the
     encoder of ALOE), or the built-in log-mel / MFCC statistics. ``fit``
@@ -391,7 +394,7 @@ class EncoderTransformer(
 
         Parameters
         ----------
-        X : list of paths or waveforms, or ndarray of shape (n_clips, n_samples)
+        X : list of paths, segments or waveforms, table of segments, or ndarray of shape (n_clips, n_samples)
             The clips (only their container is checked here).
         y : None
             Ignored.
@@ -402,6 +405,7 @@ class EncoderTransformer(
         """
         if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "iuf" or (
             hasattr(X, "columns") and getattr(X, "shape", (0, 0))[1] > 1
+            and not {"path", "start", "end"} <= set(map(str, X.columns))
         ):
             if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.size:
                 finite = np.isfinite(X).all(axis=1)
@@ -427,10 +431,16 @@ class EncoderTransformer(
 
         Parameters
         ----------
-        X : list of paths or waveforms, pandas Series, or ndarray
+        X : list of paths, segments or waveforms, table of segments, pandas Series, or ndarray
             File paths (any format soundfile or librosa reads, resampled to
             16 kHz mono), 1-D waveforms of any lengths, or a 2-D array of
             equal-length clips; int16/int32 waveforms are scaled to [-1, 1].
+            Segments of recordings are ``(path, start, end)`` tuples (or
+            :class:`~skaloe.encoders.Segment`), or the rows of a table with
+            columns ``path``, ``start`` and ``end`` in seconds (a DataFrame or
+            the Bunch of :func:`~skaloe.datasets.segment_recordings`); only
+            their samples are read, and the 600 s limit applies to a segment,
+            not to its recording. See :ref:`encoders-segments`.
 
         Returns
         -------
@@ -505,7 +515,7 @@ class EncoderTransformer(
         if store is not None:
             # Hashing samples scales with threads; a file's key is one stat, cheaper
             # than handing it to a thread.
-            hashing = any(not isinstance(c, str) for c in clips)
+            hashing = any(not isinstance(c, (str, Segment)) for c in clips)
             keys = _parallel_map(
                 lambda i: clip_key(clips[i], i, self.sample_rate), range(n),
                 self.n_jobs if hashing else None,
@@ -533,14 +543,11 @@ class EncoderTransformer(
             with tqdm(
                 total=len(todo), disable=not self.verbose, unit="clip",
                 desc=f"Embedding with {self.encoder_.name}", file=sys.stderr,
-            ) as bar:
-                for start in range(0, len(todo), _CHUNK):
-                    chunk = todo[start : start + _CHUNK]
-                    waves = _parallel_map(
-                        lambda i: load_clip(clips[i], i, self.sample_rate), list(chunk),
-                        self.n_jobs,
-                    )
+            ) as bar, SegmentReader() as reader:
+                for chunk in _chunks(clips, todo):
+                    waves = load_clips(clips, chunk, self.sample_rate, self.n_jobs, reader)
                     emb = runner.embed(waves, chunk)
+                    del waves
                     if out is None:
                         out = np.empty((n, emb.shape[1]), dtype=np.float32)
                     elif emb.shape[1] != out.shape[1]:
@@ -579,8 +586,40 @@ class EncoderTransformer(
         return tags
 
 
+def _chunks(clips, todo):
+    """Split the positions ``todo`` into chunks decoded and embedded at a time.
+
+    A chunk holds at most :data:`_CHUNK` clips and, of segments, at most
+    :data:`_CHUNK_SECONDS` of audio, so that decoded audio stays bounded
+    whatever the window length. Segments go in order of file and start, so
+    that a file's overlapping windows are read in one pass (the order of the
+    output does not change: rows go back to their positions).
+    """
+    segments = [i for i in todo if isinstance(clips[i], Segment)]
+    if not segments:
+        for start in range(0, len(todo), _CHUNK):
+            yield todo[start : start + _CHUNK]
+        return
+    others = [i for i in todo if not isinstance(clips[i], Segment)]
+    for start in range(0, len(others), _CHUNK):
+        yield np.asarray(others[start : start + _CHUNK], dtype=np.intp)
+    segments.sort(key=lambda i: (clips[i].path, clips[i].start, clips[i].end, i))
+    chunk, seconds = [], 0.0
+    for i in segments:
+        length = clips[i].end - clips[i].start
+        if chunk and (len(chunk) == _CHUNK or seconds + length > _CHUNK_SECONDS):
+            yield np.asarray(chunk, dtype=np.intp)
+            chunk, seconds = [], 0.0
+        chunk.append(i)
+        seconds += length
+    if chunk:
+        yield np.asarray(chunk, dtype=np.intp)
+
+
 def _clip_name(clip, index):
     """How a warning names clip ``index``: its path, or its position in X."""
+    if isinstance(clip, Segment):
+        return describe_segment(clip, index)
     return f"{clip!r} (X[{index}])" if isinstance(clip, str) else f"X[{index}]"
 
 
