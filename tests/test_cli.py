@@ -392,8 +392,15 @@ def test_simulate_on_embeddings_npz(vowel_npz, tmp_path, capsys):
     assert [r["val_score"] for r in again.records] == [r["val_score"] for r in results.records]
 
 
-def test_simulate_stops_comparing_when_the_pool_runs_out(vowel_npz, tmp_path, capsys, recwarn):
+def test_simulate_stops_comparing_when_the_pool_runs_out(vowel_npz, tmp_path, capsys, recwarn,
+                                                         monkeypatch):
     """144 pool clips: 24 seed labels, then 12 a round run out after 10 of 15 rounds."""
+    from skaloe.cli import _simulate
+
+    plotted = []
+    plot = _simulate._plot_curves
+    monkeypatch.setattr(_simulate, "_plot_curves",
+                        lambda results, path: plotted.append(results) or plot(results, path))
     out_dir = tmp_path / "results"
     assert main(["simulate", str(vowel_npz), "--rounds", "15", "--runs", "2",
                  "--n-per-class", "2", "--out", str(out_dir)]) == 0
@@ -409,6 +416,9 @@ def test_simulate_stops_comparing_when_the_pool_runs_out(vowel_npz, tmp_path, ca
     # The command says it in words; the Python warning is not repeated on stderr.
     assert "UserWarning" not in captured.err
     assert not [w for w in recwarn if "ran out" in str(w.message)]
+    # The plot stops there too; results.json keeps every round.
+    assert max(r["n_labels"] for r in plotted[0].records) == 132
+    assert (out_dir / "learning_curves.png").is_file()
     # The labels needed exclude the rounds with every clip labeled.
     results = SimulationResults.from_json(out_dir / "results.json")
     for r in results.labels_to_reach(0.95).values():

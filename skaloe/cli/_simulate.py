@@ -452,7 +452,13 @@ def run_simulate(args, out=None):
     with open(os.path.join(args.out, "summary.txt"), "w", encoding="utf-8") as f:
         f.write(summary + "\n")
     written.append("summary.txt")
-    note = _plot_curves(results, os.path.join(args.out, "learning_curves.png"))
+    plotted = results
+    if cut is not None:  # the plot, too, stops before the pool ran out
+        from ..experiment import SimulationResults
+
+        plotted = SimulationResults([r for r in results.records if r["n_labels"] <= cut],
+                                    results.final, results.upper_bound, results.params)
+    note = _plot_curves(plotted, os.path.join(args.out, "learning_curves.png"))
     if note is None:
         written.append("learning_curves.png")
     say(f"Wrote {', '.join(written)} to {args.out} "
