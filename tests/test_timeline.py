@@ -454,7 +454,7 @@ def test_display_from_predictions_draws_events_probabilities_and_labels(timeline
     np.testing.assert_allclose(line.get_ydata()[~np.isnan(x)], 0.75)
     assert display.colors_["speech"] != display.colors_["music"]
     assert display.ax_.get_xlabel() == "time (s)"
-    assert display.ax_.get_title() == "rec/a.wav"
+    assert display.ax_.get_title() == "a.wav"  # the file name, not the whole path
     assert display.figure_ is display.ax_.figure
     assert [t.get_text() for t in display.ax_.get_yticklabels()][-2:] == [
         "predicted", "labeled"]

@@ -6,6 +6,7 @@ matplotlib is imported inside the methods that draw, never at module import.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -407,7 +408,8 @@ class TimelineDisplay:
             ax.set_xlabel("time (h:mm:ss)")
         else:
             ax.set_xlabel("time (s)")
-        ax.set_title(_shorten(str(self.recording)))
+        # The file name: a full path (often a temporary or mounted folder) reads badly.
+        ax.set_title(_shorten(os.path.basename(str(self.recording)) or str(self.recording)))
 
         if legend:
             shown = [label for label in order
