@@ -116,7 +116,7 @@ print(truth["label"].value_counts().to_string())
 # sample of the pool, and a change of sound can be placed to within about half
 # a hop. ``skip_silence=True`` measures each window's level and drops those
 # below -60 dBFS; it says what it dropped in a warning, shown here, and in
-# ``attrs["n_silent"]``. Nothing has been embedded yet: the table only holds
+# ``attrs["n_silent"]`` (counts) and ``attrs["silent"]`` (the windows). Nothing has been embedded yet: the table only holds
 # each window's file and bounds.
 
 import warnings
@@ -133,10 +133,9 @@ print(f"{len(pool)} windows kept; dropped per recording:",
 print(shown(pool.head(3)))
 
 # %%
-# Were the dropped windows really quiet? Cutting again without
-# ``skip_silence``, which reads only the file headers, gives every window;
-# those missing from ``pool`` were dropped. Counted by what was laid at each
-# window's centre:
+# Were the dropped windows really quiet? ``attrs["silent"]`` lists them as
+# ``(path, start, end)``; counted here by what was laid at each window's
+# centre, beside the windows kept:
 
 
 def truth_at(paths, times, quiet="background"):
@@ -151,9 +150,8 @@ def centres(table):
     return ((table["start"] + table["end"]) / 2).to_numpy()
 
 
-every = segment_recordings(root / "recordings", window=1.0, hop=0.25)
-kept = every.merge(pool, how="left", indicator=True)["_merge"].eq("both")
-every["window"] = np.where(kept, "kept", "dropped")
+dropped = pd.DataFrame(pool.attrs["silent"], columns=["path", "start", "end"])
+every = pd.concat([pool.assign(window="kept"), dropped.assign(window="dropped")])
 every["at its centre"] = truth_at(every["path"].to_numpy(), centres(every), quiet="quiet")
 print(pd.crosstab(every["at its centre"], every["window"]))
 

@@ -198,6 +198,9 @@ def test_skip_silence_drops_exactly_the_silent_windows(tmp_path):
     expected = [r for r in rows(all_windows[:19]) if r not in silent]
     assert rows(table) == expected  # windows that touch sound are kept
     assert table.attrs["n_silent"] == {path: 6, cancel: 3}
+    # the dropped windows themselves, to listen to or to check the threshold with
+    assert table.attrs["silent"] == ([(path, s, e) for s, e in silent]
+                                     + [(cancel, 0.0, 1.0), (cancel, 0.5, 1.5), (cancel, 1.0, 2.0)])
     assert table.attrs["silence_threshold"] == -60.0
     message = str(record[0].message)
     assert "dropped 9 of 22 windows quieter than -60 dBFS" in message
@@ -214,7 +217,7 @@ def test_no_warning_when_nothing_is_silent(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         table = segment_recordings(path, skip_silence=True)
-    assert len(table) == 3 and table.attrs["n_silent"] == {}
+    assert len(table) == 3 and table.attrs["n_silent"] == {} and table.attrs["silent"] == []
 
 
 # -- embedding segments ---------------------------------------------------------------

@@ -174,8 +174,10 @@ def segment_recordings(
         A Bunch holds them as arrays (``path`` of object dtype, ``start`` and
         ``end`` float64). ``table.attrs`` (a dict, for both types) holds
         ``window``, ``hop``, ``silence_threshold`` (None without
-        ``skip_silence``) and ``n_silent``: for each file that lost windows
-        as silent, how many.
+        ``skip_silence``), ``n_silent``: for each file that lost windows
+        as silent, how many, and ``silent``: the windows dropped, as
+        ``(path, start, end)`` tuples (to listen to them, or to check the
+        threshold).
 
     Warns
     -----
@@ -244,7 +246,7 @@ def segment_recordings(
     from ..encoders._segments import frame_at, recording_length, span_energies
 
     files = _recordings(paths, extensions)
-    path_column, starts, ends, n_silent, n_windows = [], [], [], {}, {}
+    path_column, starts, ends, n_silent, n_windows, silent = [], [], [], {}, {}, []
     for path in files:
         where = f"audio file {path!r}"
         n_frames, rate = recording_length(path, where)
@@ -266,6 +268,8 @@ def segment_recordings(
             keep = level >= silence_threshold
             if not keep.all():
                 n_silent[path], n_windows[path] = int((~keep).sum()), len(keep)
+                silent.extend((path, float(s), float(e))
+                              for s, e in zip(start[~keep], end[~keep]))
                 start, end = start[keep], end[keep]
         path_column.extend([path] * len(start))
         starts.append(start)
@@ -284,7 +288,8 @@ def segment_recordings(
             + ", ".join(per_file) + (f" and {more} more files" if more > 0 else "")
             + (f"; {len(emptied)} of them kept no window (e.g. {emptied[0]!r})"
                if emptied else "")
-            + ". The counts per file are in table.attrs['n_silent'].",
+            + ". The counts per file are in table.attrs['n_silent'], the windows dropped "
+            "in table.attrs['silent'].",
             UserWarning,
             stacklevel=2,
         )
@@ -293,6 +298,7 @@ def segment_recordings(
         "hop": hop,
         "silence_threshold": float(silence_threshold) if skip_silence else None,
         "n_silent": n_silent,
+        "silent": silent,
     }
     start = np.concatenate(starts)
     end = np.concatenate(ends)
