@@ -296,6 +296,37 @@ def test_embed_dask_window_writes_a_store_whose_bounds_load_and_label(
         assert session.segment(5) == (data.starts[5], data.ends[5])
 
 
+def test_a_store_that_mixes_files_and_windows_loads_labels_and_is_checked(
+        recordings, scheduler, tmp_path):
+    distributed = require("distributed")
+    from skaloe.distributed import embed_distributed
+
+    _, paths = recordings
+    store = tmp_path / "mixed"
+    rows = [paths[1], (paths[0], 1.0, 2.5), (paths[0], 3.0, 4.0)]
+    with distributed.Client(scheduler) as client:
+        embed_distributed(rows, store, model="mfcc", client=client)
+    data = load_embeddings(store)
+    assert np.isnan(data.starts[0]) and np.isnan(data.ends[0])  # a whole file
+    assert data.starts[1:].tolist() == [1.0, 3.0] and data.ends[1:].tolist() == [2.5, 4.0]
+    with DurableSession.create(tmp_path / "m.sqlite", str(store), CLASSES) as session:
+        assert session.segment(0) is None and session.segment(1) == (1.0, 2.5)
+        assert session.clip_duration(0) == pytest.approx(DURATION["street.wav"])
+        with open(paths[1], "rb") as f:
+            assert session.audio_bytes(0) == f.read()  # a whole WAV file, as it is
+        expected, rate = read_segment(paths[0], 3.0, 4.0)
+        _assert_same_samples(session.audio_bytes(2), expected, rate)
+
+    (store / "segments.json").write_text(json.dumps({"start": ["x", 1, 3],
+                                                     "end": [None, 2.5, 4]}))
+    with pytest.raises(ValueError, match=r"The embedding store .*'starts' must be a 1-D"):
+        load_embeddings(store)
+    (store / "segments.json").write_text(json.dumps({"start": [None, 2.5, 3],
+                                                     "end": [None, 2.5, 4]}))
+    with pytest.raises(ValueError, match=r"row 1 has the bounds start=2.5, end=2.5"):
+        load_embeddings(store)
+
+
 # -- skaloe label on windows ---------------------------------------------------------
 
 
@@ -440,6 +471,9 @@ def test_cli_label_window_cuts_audio_itself_and_refuses_it_on_embedded_pools(
                  "a,b", "--window", "1"]) == 2
     err = capsys.readouterr().err
     assert "already embedded, so --window cannot cut it" in err and err.count("\n") == 1
+    assert main(["label", "--db", db, "--window", "2", "--export-csv",
+                 str(tmp_path / "x.csv")]) == 2
+    assert "no POOL is given" in capsys.readouterr().err
 
 
 # -- session files -------------------------------------------------------------------

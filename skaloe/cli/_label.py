@@ -218,6 +218,10 @@ def run_label(args, out=None, *, ready=None):
                 "query_strategy": args.query_strategy, "selection": args.selection,
                 "random_state": args.random_state}
     if os.path.isfile(db) and os.path.getsize(db) > 0:
+        if args.pool is None and args.window is not None:
+            raise CLIError(f"--window cuts the recordings of POOL, but no POOL is given; "
+                           f"{db} keeps its windows, so drop --window to resume (or give "
+                           "POOL with the options it was created with)")
         pool = None if args.pool is None else _label_pool(args.pool, args, say)
         try:
             session = DurableSession(db, pool=pool, annotator=args.annotator)

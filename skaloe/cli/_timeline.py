@@ -78,7 +78,7 @@ def _fit(data, db):
     return learner, y
 
 
-def _plot(events, segments, proba, classes, y, recording, file, args):
+def _plot(segments, proba, classes, y, recording, file, ignore, args):
     """Save the timeline of one recording as a PNG (no pyplot: nothing is left open)."""
     from matplotlib.figure import Figure
 
@@ -88,7 +88,7 @@ def _plot(events, segments, proba, classes, y, recording, file, args):
     ax = figure.add_subplot()
     TimelineDisplay.from_predictions(
         segments, proba=proba, classes=classes, recording=recording, labeled=y,
-        ignore=args.ignore_known, min_duration=args.min_duration, max_gap=args.max_gap,
+        ignore=ignore, min_duration=args.min_duration, max_gap=args.max_gap,
         ax=ax)
     figure.savefig(file, dpi=100)
 
@@ -119,7 +119,7 @@ def run_timeline(args, out=None):
                        f"({', '.join(data.classes)})")
     learner, y = _fit(data, db)
     # A class never labeled is never predicted: ignoring it changes nothing.
-    args.ignore_known = [c for c in args.ignore or () if c in set(learner.classes_)]
+    ignore = [c for c in args.ignore or () if c in set(learner.classes_)]
 
     rows = np.array([i for i, s in enumerate(data.starts) if s is not None], dtype=np.intp)
     if len(rows) < len(data.starts):
@@ -131,7 +131,7 @@ def run_timeline(args, out=None):
                 "start": np.array([data.starts[i] for i in rows], dtype=np.float64),
                 "end": np.array([data.ends[i] for i in rows], dtype=np.float64)}
     X = data.embeddings[rows]
-    events = predict_events(learner, X, segments, ignore=args.ignore_known,
+    events = predict_events(learner, X, segments, ignore=ignore,
                             min_duration=args.min_duration, max_gap=args.max_gap)
     recordings = list(dict.fromkeys(paths.tolist()))
 
@@ -145,8 +145,8 @@ def run_timeline(args, out=None):
         for recording in recordings:
             stem = os.path.splitext(os.path.basename(tracks[recording]))[0]
             plots[recording] = os.path.join(folder, stem + ".png")
-            _plot(events, segments, proba, learner.classes_, y[rows], recording,
-                  plots[recording], args)
+            _plot(segments, proba, learner.classes_, y[rows], recording, plots[recording],
+                  ignore, args)
 
     n_events = len(events["start"])
     ignored = f", without {', '.join(args.ignore)}" if args.ignore else ""

@@ -105,9 +105,13 @@ def _segment_bounds(starts, ends, paths, n_rows, rows, where, hint, *, whole_fil
         )
     out = []
     for key, values in (("starts", starts), ("ends", ends)):
-        array = np.asarray(values)
-        if array.dtype == object and whole_files:
-            array = np.array([np.nan if v is None else v for v in array.tolist()])
+        try:
+            array = np.asarray(values)
+            if array.dtype == object and whole_files:
+                array = np.array([np.nan if v is None else v for v in array.tolist()])
+        except ValueError:  # ragged nested lists
+            raise ValueError(f"{where}: {key!r} must be a 1-D array of seconds, one number "
+                             f"per row{hint}.") from None
         if array.ndim != 1 or array.dtype.kind not in "iuf":
             raise ValueError(
                 f"{where}: {key!r} must be a 1-D array of seconds, got {_describe(array)}"
@@ -125,7 +129,8 @@ def _segment_bounds(starts, ends, paths, n_rows, rows, where, hint, *, whole_fil
     if bad.any():
         row = int(np.argmax(bad))
         raise ValueError(
-            f"{where}: row {row} has the bounds start={starts[row]!r}, end={ends[row]!r} "
+            f"{where}: row {row} has the bounds start={float(starts[row])!r}, "
+            f"end={float(ends[row])!r} "
             f"(of {paths[row]!r}); segment bounds must be finite seconds with "
             f"0 <= start < end{hint}."
         )
