@@ -466,7 +466,10 @@ def test_simulate_default_out_folder(vowel_npz, tmp_path, monkeypatch, capsys):
     [
         ("embed", ["INPUT", "--output", "--model", "--cache", "--n-jobs", "--batch-size",
                    "--timeout", "--verbose", "--dask", "--dask-workers", "--shard-size",
-                   "--write-on", "--overwrite"]),
+                   "--write-on", "--overwrite", "--window", "--hop", "--skip-silence",
+                   "--silence-threshold"]),
+        ("timeline", ["--db", "--out", "--ignore", "--min-duration", "--max-gap",
+                      "--no-plots", "events.csv", "Audacity"]),
         ("simulate", ["INPUT", "--model", "--cache", "--strategies", "--selections",
                       "--preset", "--response-method",
                       "--rounds", "--runs", "--n-per-class", "--batch-size", "--test-size",
@@ -487,7 +490,7 @@ def test_top_level_help_lists_commands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for command in ("demo", "embed", "simulate"):
+    for command in ("demo", "embed", "simulate", "label", "timeline"):
         assert command in text
 
 

@@ -583,7 +583,8 @@ def test_cli_help_is_complete(capsys):
     out = capsys.readouterr().out
     for option in ("--db", "--classes", "--model", "--cache", "--val-input", "--batch-size",
                    "--host", "--port", "--annotator", "--export-csv", "--random-state",
-                   "--query-strategy", "--selection", "--blind", "--no-blind"):
+                   "--query-strategy", "--selection", "--blind", "--no-blind", "--context",
+                   "--window", "--hop", "--skip-silence"):
         assert option in out
 
 

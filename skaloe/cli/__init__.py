@@ -3,8 +3,9 @@
 One module per command, each with ``add_parser(sub)`` and ``run_<command>(args)``:
 ``_demo`` (``skaloe demo``, the offline main job on synthetic speech), ``_embed``
 (``skaloe embed``, audio in, an embeddings file or a store folder out),
-``_simulate`` (``skaloe simulate``, ALOE's simulated active learning) and
-``_label`` (``skaloe label``, the labeling page). ``_parser`` holds what they
+``_simulate`` (``skaloe simulate``, ALOE's simulated active learning),
+``_label`` (``skaloe label``, the labeling page) and ``_timeline``
+(``skaloe timeline``, the events of labeled long recordings). ``_parser`` holds what they
 share (option types, the parser class, the encoder options) and ``_inputs`` the
 audio forms of INPUT. Embeddings files and the labels of a store are read and
 written by :mod:`skaloe.datasets` only.
@@ -41,12 +42,13 @@ from __future__ import annotations
 
 import sys
 
-from . import _demo, _embed, _label, _simulate
+from . import _demo, _embed, _label, _simulate, _timeline
 from ._demo import run_demo
 from ._embed import run_embed
 from ._label import run_label
 from ._parser import CLIError, _one_line, _Parser
 from ._simulate import run_simulate
+from ._timeline import run_timeline
 
 __all__ = [
     "USER_ERRORS",
@@ -56,6 +58,7 @@ __all__ = [
     "run_embed",
     "run_label",
     "run_simulate",
+    "run_timeline",
 ]
 
 #: The exception types that :func:`main` reports as one line (exit code 2)
@@ -76,7 +79,7 @@ def _build_parser():
     )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for command in (_demo, _embed, _simulate, _label):
+    for command in (_demo, _embed, _simulate, _label, _timeline):
         command.add_parser(sub)
     return parser
 

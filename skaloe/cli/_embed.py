@@ -8,7 +8,13 @@ import sys
 import time
 
 from ..datasets._embeddings import _STORE_LABELS
-from ._inputs import _embed_paths, _read_audio_input
+from ._inputs import (
+    _add_segment_options,
+    _check_segment_options,
+    _embed_paths,
+    _read_audio_input,
+    _segment_input,
+)
 from ._parser import (
     CLIError,
     _add_encoder_options,
@@ -39,12 +45,16 @@ def add_parser(sub):
             "shard, into an embedding store: OUTPUT is then a folder (see "
             "skaloe.distributed.open_store) and the labels, if any, go to "
             f"OUTPUT/{_STORE_LABELS}; running the same command again resumes an "
-            "unfinished store."
+            "unfinished store. With --window, each audio file is a long recording cut "
+            "into windows, and each window is a row, with its start and end in seconds "
+            "('starts', 'ends'; in a store, segments.json): the pool that 'skaloe label' "
+            "plays window by window and 'skaloe timeline' turns into events."
         ),
         epilog="examples: skaloe embed data/ -o embeddings.npz --model mfcc --cache "
                "~/.cache/skaloe -v ; skaloe embed data/ -o store/ --dask local "
                "--dask-workers 4 ; skaloe embed data/ -o /shared/store --dask "
-               "tcp://10.0.0.5:8786 --shard-size 512 --model trillsson5",
+               "tcp://10.0.0.5:8786 --shard-size 512 --model trillsson5 ; skaloe embed "
+               "recordings/ -o windows.npz --window 3 --hop 1.5 --skip-silence",
     )
     embed.add_argument("input", metavar="INPUT",
                        help="audio folder (with or without class subfolders) or file list")
@@ -58,6 +68,11 @@ def add_parser(sub):
                        help="clips per model call for batched TF-Hub models (default: 32)")
     embed.add_argument("-v", "--verbose", action="count", default=0,
                        help="show a progress bar")
+    _add_segment_options(
+        embed, title="long recordings: embed windows instead of whole files",
+        window_help="cut each audio file of INPUT into windows of S seconds and embed each "
+                    "window: one row per window, with its start and end in seconds "
+                    "('starts', 'ends' in the .npz). Recordings of any length are accepted")
     dask = embed.add_argument_group(
         "embedding on a Dask cluster (pip install 'skaloe[dask]')")
     dask.add_argument(
@@ -91,6 +106,7 @@ def run_embed(args, out=None):
     :func:`_run_embed_dask`).
     """
     out = sys.stdout if out is None else out
+    _check_segment_options(args)
     if getattr(args, "dask", None) is not None:
         return _run_embed_dask(args, out)
     for option, value in (
@@ -108,17 +124,25 @@ def run_embed(args, out=None):
         output += ".npz"
     if os.path.isdir(output):
         raise CLIError(f"OUTPUT {output!r} is a folder; give the name of an .npz file")
-    paths, labels, names, what = _read_audio_input(args.input, "embed")
+    paths, labels, names, _ = _read_audio_input(args.input, "embed")
+    table, what = None, f"{len(paths)} clips"
+    if args.window is not None:
+        table, labels, what = _segment_input(paths, labels, args, "embed")
     args.batch_size_encoder = args.batch_size
-    embeddings = _embed_paths(paths, args, verbose=args.verbose)
+    embeddings = _embed_paths(paths if table is None else table, args, verbose=args.verbose)
     from ..datasets import save_embeddings
 
     parent = os.path.dirname(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
-    save_embeddings(output, embeddings, labels=labels, label_names=names, paths=paths,
-                    model=str(args.model))
+    if table is None:
+        save_embeddings(output, embeddings, labels=labels, label_names=names, paths=paths,
+                        model=str(args.model))
+    else:
+        save_embeddings(output, embeddings, labels=labels, label_names=names,
+                        paths=table.path.tolist(), starts=table.start, ends=table.end,
+                        model=str(args.model))
     classes = "no labels" if labels is None else f"{len(names)} classes"
-    print(f"skaloe embed: {len(paths)} clips, {embeddings.shape[1]}-d embeddings "
+    print(f"skaloe embed: {what}, {embeddings.shape[1]}-d embeddings "
           f"({args.model}, {classes}) in {time.perf_counter() - t0:.1f} s, written to "
           f"{output}", file=out, flush=True)
     return 0
@@ -215,9 +239,13 @@ def _run_embed_dask(args, out):
         raise CLIError(f"with --dask, OUTPUT is a store folder, not an .npz file; give a "
                        f"folder name such as {store[:-4]!r}")
     manifest = _check_store_output(store, args.overwrite)
-    paths, labels, names, what = _read_audio_input(args.input, "embed")
+    paths, labels, names, _ = _read_audio_input(args.input, "embed")
     # Workers open the files (and the store) themselves: give them absolute paths.
     paths = [os.path.abspath(p) for p in paths]
+    rows, what, unit = paths, f"{len(paths)} clips", "clips"
+    if args.window is not None:
+        rows, labels, what = _segment_input(paths, labels, args, "embed")
+        unit = "windows"
     shard_size = args.shard_size
     n_before = 0
     if manifest is not None:
@@ -237,7 +265,7 @@ def _run_embed_dask(args, out):
         where = (f"a local cluster of {len(cluster.workers)} workers" if local
                  else client.scheduler.address)
         embeddings = embed_distributed(
-            paths, store, model=args.model, client=client, shard_size=shard_size,
+            rows, store, model=args.model, client=client, shard_size=shard_size,
             batch_size=args.batch_size, n_jobs=args.n_jobs, timeout=args.timeout,
             write_on=write_on, overwrite=args.overwrite, verbose=args.verbose,
         )
@@ -254,13 +282,13 @@ def _run_embed_dask(args, out):
             cluster.close()
     # Without labels, a stale labels file of an earlier run is removed.
     save_store_labels(store, labels, label_names=names)
-    n_shards = len(_store.shard_bounds(len(paths), shard_size))
+    n_shards = len(_store.shard_bounds(len(embeddings), shard_size))
     n_new = n_shards - n_before
     classes = "no labels" if labels is None else (
         f"{len(names)} classes, labels in {_STORE_LABELS}")
     done = (f"{n_new} of {_plural(n_shards, 'shard')} embedded"
             + (f", {n_before} already stored" if n_before else ""))
-    print(f"skaloe embed: {len(paths)} clips, {embeddings.shape[1]}-d embeddings "
-          f"({args.model}, {classes}) on Dask ({where}): {done}, {shard_size} clips a shard, "
+    print(f"skaloe embed: {what}, {embeddings.shape[1]}-d embeddings "
+          f"({args.model}, {classes}) on Dask ({where}): {done}, {shard_size} {unit} a shard, "
           f"in {time.perf_counter() - t0:.1f} s; store in {store}", file=out, flush=True)
     return 0

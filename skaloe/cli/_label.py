@@ -7,12 +7,19 @@ import os
 import sys
 import time
 
-from ._inputs import _read_audio_input
+from ._inputs import (
+    _add_segment_options,
+    _check_segment_options,
+    _is_store,
+    _read_audio_input,
+    _segment_input,
+)
 from ._parser import (
     _SELECTIONS,
     CLIError,
     _add_encoder_options,
     _comma_list,
+    _non_negative_float,
     _non_negative_int,
     _plural,
     _positive_int,
@@ -41,15 +48,21 @@ def add_parser(sub):
             "2, .... It is served on "
             "127.0.0.1 (this machine only) unless --host says otherwise, and serves pool "
             "clips by number only. POOL is an audio folder, a text file with one audio "
-            "path per line, or an .npz written by 'skaloe embed'."
+            "path per line, an .npz written by 'skaloe embed', or a store written by "
+            "'skaloe embed --dask'. When POOL holds windows of long recordings ('skaloe "
+            "embed --window', or --window here), the page plays each window alone (with "
+            "--context seconds around it) and shows its recording and its times "
+            "(h:mm:ss.s); the labels then carry each window's start and end, and "
+            "'skaloe timeline' turns them into events."
         ),
         epilog="examples: skaloe label clips/ --db labels.sqlite --classes dog,cat,bird "
                "--cache ~/.cache/skaloe ; skaloe label --db labels.sqlite (resume) ; "
-               "skaloe label --db labels.sqlite --export-csv labels.csv",
+               "skaloe label --db labels.sqlite --export-csv labels.csv ; skaloe label "
+               "windows.npz --db night.sqlite --classes bird,rain,silence --context 1",
     )
     label.add_argument("pool", nargs="?", default=None, metavar="POOL",
-                       help="audio folder, file list or .npz of embeddings (needed to create "
-                            "the database; optional when resuming)")
+                       help="audio folder, file list, .npz of embeddings or embedding store "
+                            "(needed to create the database; optional when resuming)")
     label.add_argument("--db", required=True, metavar="FILE",
                        help="the session database (SQLite), created on the first run")
     label.add_argument("--classes", type=_comma_list, default=None, metavar="LIST",
@@ -94,13 +107,25 @@ def add_parser(sub):
              "names or paths, which often give the class away (e.g. cough_012.wav). Stored "
              "with a new database, so resuming stays blind; on resume, --blind or --no-blind "
              "overrides it for this run (default: not blind)")
+    label.add_argument(
+        "--context", type=_non_negative_float, default=0.0, metavar="S",
+        help="for windows of long recordings: also play S seconds of the recording before "
+             "and after each window, to hear what it cuts into; the page marks which part "
+             "of the player is the window (default: 0, the window alone, exactly what is "
+             "labeled)")
     label.add_argument("--annotator", default=None, metavar="NAME",
                        help="name recorded with every label (default: your user name)")
     label.add_argument("--export-csv", default=None, metavar="FILE",
-                       help="write the labels (position, path, label, annotator, time) to "
-                            "FILE and exit, without serving the page")
+                       help="write the labels (position, path, label, annotator, time; for "
+                            "windows of long recordings position, path, start, end, label, "
+                            "annotator, time) to FILE and exit, without serving the page")
     label.add_argument("-v", "--verbose", action="count", default=0,
                        help="show embedding progress and log each request")
+    _add_segment_options(
+        label, title="long recordings: label windows instead of whole files",
+        window_help="cut each audio file of POOL into windows of S seconds, each one pool "
+                    "item (embedded when the database is created); give the same options "
+                    "with POOL when resuming")
     label.set_defaults(func=run_label)
 
 
@@ -117,14 +142,30 @@ def _host_name_option(text):
     return text
 
 
-def _label_pool(source):
-    """What ``DurableSession`` takes as pool: an .npz path or a list of audio paths."""
+def _label_pool(source, args, say):
+    """What ``DurableSession`` takes as pool: an .npz or store path, a list of audio
+    paths, or with --window a table of their windows."""
     if not os.path.exists(source):
         raise CLIError(f"POOL {source!r} does not exist")
-    if os.path.isfile(source) and source.lower().endswith(".npz"):
+    embedded = ((os.path.isfile(source) and source.lower().endswith(".npz"))
+                or _is_store(source))
+    if embedded:
+        if args.window is not None:
+            raise CLIError(
+                f"POOL {source!r} is already embedded, so --window cannot cut it; cut the "
+                "recordings with 'skaloe embed RECORDINGS --window S', or give the audio "
+                "folder or file list as POOL")
         return source
     paths, _, _, _ = _read_audio_input(source, "label")
-    return paths
+    if args.window is None:
+        return paths
+    table, _, summary = _segment_input(paths, None, args, "label")
+    say(f"skaloe label: {summary}")
+    return table
+
+
+def _items(session):
+    return "windows" if session.is_segments else "clips"
 
 
 def _print_access_note(server):
@@ -172,11 +213,16 @@ def run_label(args, out=None, *, ready=None):
     db = os.fspath(args.db)
     if args.annotator is not None and not args.annotator.strip():
         raise CLIError("--annotator must not be empty")
+    _check_segment_options(args)
     settings = {"classes": args.classes, "batch_size": args.batch_size,
                 "query_strategy": args.query_strategy, "selection": args.selection,
                 "random_state": args.random_state}
     if os.path.isfile(db) and os.path.getsize(db) > 0:
-        pool = None if args.pool is None else _label_pool(args.pool)
+        if args.pool is None and args.window is not None:
+            raise CLIError(f"--window cuts the recordings of POOL, but no POOL is given; "
+                           f"{db} keeps its windows, so drop --window to resume (or give "
+                           "POOL with the options it was created with)")
+        pool = None if args.pool is None else _label_pool(args.pool, args, say)
         try:
             session = DurableSession(db, pool=pool, annotator=args.annotator)
         except (SessionLockedError, DamagedSessionError) as exc:
@@ -205,7 +251,7 @@ def run_label(args, out=None, *, ready=None):
             session.close()
             raise
         say(f"skaloe label: resuming {db}: {len(session.labels())} labels of "
-            f"{session.n_pool} clips")
+            f"{session.n_pool} {_items(session)}")
     else:
         if args.export_csv is not None:
             raise CLIError(f"no database {db!r} to export from")
@@ -215,12 +261,12 @@ def run_label(args, out=None, *, ready=None):
             raise CLIError(
                 f"--classes is required to create the new database {db!r} "
                 "(e.g. --classes dog,cat,bird)")
-        pool = _label_pool(args.pool)
+        pool = _label_pool(args.pool, args, say)
         validation = None
         if args.val_input is not None:
             if isinstance(pool, str):
-                raise CLIError("--val-input takes audio, but POOL is an .npz of embeddings; "
-                               "embed POOL from audio to use a validation set")
+                raise CLIError("--val-input takes audio, but POOL is already embedded (an "
+                               ".npz or a store); give POOL as audio to use a validation set")
             val_paths, val_labels, val_names, _ = _read_audio_input(args.val_input, "label")
             if val_labels is None:
                 raise CLIError(
@@ -236,7 +282,7 @@ def run_label(args, out=None, *, ready=None):
             random_state=0 if args.random_state is None else args.random_state,
             annotator=args.annotator, blind=bool(args.blind),
         )
-        say(f"skaloe label: created {db}: {session.n_pool} clips embedded in "
+        say(f"skaloe label: created {db}: {session.n_pool} {_items(session)} embedded in "
             f"{time.perf_counter() - t0:.1f} s, classes {', '.join(session.classes)}")
     try:
         if args.export_csv is not None:
@@ -246,13 +292,22 @@ def run_label(args, out=None, *, ready=None):
         try:
             server = LabelServer(session, args.host, args.port, annotator=args.annotator,
                                  verbose=bool(args.verbose), require_token=args.token or None,
-                                 extra_hosts=args.allow_host, blind=args.blind)
+                                 extra_hosts=args.allow_host, blind=args.blind,
+                                 context=args.context)
         except OSError as exc:
             raise CLIError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}"
                            ) from None
         _print_access_note(server)
         if server.blind:
-            say("skaloe label: blind labeling: the page shows no file names or paths")
+            say("skaloe label: blind labeling: the page shows no file names or paths"
+                + (" (the windows' times are shown)" if session.is_segments else ""))
+        if session.is_segments:
+            say("skaloe label: each window is played alone" if not args.context else
+                f"skaloe label: each window is played with {args.context:g} s of its "
+                "recording before and after")
+        elif args.context:
+            print("skaloe label: note: --context applies to windows of long recordings; "
+                  "this session's clips are played whole", file=sys.stderr)
         say(f"skaloe label: open {server.url} to label (Ctrl+C to stop; every label is "
             f"saved in {db} as you go)")
         try:

@@ -40,6 +40,8 @@ _positive_float = _argument_type(
 _fraction = _argument_type(
     float, lambda v: 0 < v < 1, "a fraction strictly between 0 and 1"
 )
+_finite_float = _argument_type(
+    float, lambda v: abs(v) < float("inf"), "a number")
 _non_negative_float = _argument_type(
     float, lambda v: 0 <= v < float("inf"), "a non-negative number"
 )

@@ -6,8 +6,10 @@ skaloe that touches them (``skaloe embed``, ``skaloe simulate``,
 
 * the embeddings file, an ``.npz`` holding ``embeddings`` (float32,
   ``n_clips x dim``) and optionally ``labels`` (int, indices into
-  ``label_names``), ``label_names``, ``paths`` (the clip of each row) and
-  ``model`` (the encoder's name);
+  ``label_names``), ``label_names``, ``paths`` (the clip of each row),
+  ``starts`` and ``ends`` (when the rows are segments of long recordings:
+  each row's bounds in seconds in its file) and ``model`` (the encoder's
+  name);
 * the labels of an embedding store (the folder that
   :func:`skaloe.distributed.embed_distributed` fills), a JSON file
   ``labels.json`` next to the store's own files, which the store's readers
@@ -27,7 +29,7 @@ from sklearn.utils import Bunch
 __all__ = ["load_embeddings", "save_embeddings", "save_store_labels"]
 
 # The keys of an embeddings file; other members of the archive are ignored.
-_NPZ_KEYS = ("embeddings", "labels", "label_names", "paths", "model")
+_NPZ_KEYS = ("embeddings", "labels", "label_names", "paths", "starts", "ends", "model")
 _NPZ_HINT = "; write it again with skaloe.datasets.save_embeddings or 'skaloe embed'"
 
 # The labels of a store, next to manifest.json, paths.json, embeddings.npy, shards/.
@@ -79,6 +81,60 @@ def _check_length(key, values, n_rows, rows, where, hint):
             f"{where}: {key!r} holds {len(values)} {key.rstrip('s')}s but {rows}; "
             f"expected one per row{hint}."
         )
+
+
+def _segment_bounds(starts, ends, paths, n_rows, rows, where, hint, *, whole_files=False):
+    """``(starts, ends)`` as float64 arrays, checked: one pair per row, ``0 <= start < end``.
+
+    Segment bounds only mean something with the file of each row, so they
+    need ``paths``. With ``whole_files`` (a store may mix rows), a row whose
+    start and end are both NaN is a whole file.
+    """
+    if (starts is None) != (ends is None):
+        given, missing = ("starts", "ends") if ends is None else ("ends", "starts")
+        raise ValueError(
+            f"{where}: {given!r} given without {missing!r}; segment bounds need both, one "
+            f"start and one end per row{hint}."
+        )
+    if starts is None:
+        return None, None
+    if paths is None:
+        raise ValueError(
+            f"{where}: segment bounds ('starts' and 'ends') without 'paths'; a bound is "
+            f"seconds into the row's recording, so give the recording of each row too{hint}."
+        )
+    out = []
+    for key, values in (("starts", starts), ("ends", ends)):
+        try:
+            array = np.asarray(values)
+            if array.dtype == object and whole_files:
+                array = np.array([np.nan if v is None else v for v in array.tolist()])
+        except ValueError:  # ragged nested lists
+            raise ValueError(f"{where}: {key!r} must be a 1-D array of seconds, one number "
+                             f"per row{hint}.") from None
+        if array.ndim != 1 or array.dtype.kind not in "iuf":
+            raise ValueError(
+                f"{where}: {key!r} must be a 1-D array of seconds, got {_describe(array)}"
+                f"{hint}."
+            )
+        if len(array) != n_rows:
+            raise ValueError(
+                f"{where}: {key!r} holds {len(array)} bounds but {rows}; expected one per "
+                f"row{hint}."
+            )
+        out.append(array.astype(np.float64))
+    starts, ends = out
+    whole = np.isnan(starts) & np.isnan(ends) if whole_files else np.zeros(n_rows, bool)
+    bad = ~whole & ~(np.isfinite(starts) & np.isfinite(ends) & (starts >= 0) & (starts < ends))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(
+            f"{where}: row {row} has the bounds start={float(starts[row])!r}, "
+            f"end={float(ends[row])!r} "
+            f"(of {paths[row]!r}); segment bounds must be finite seconds with "
+            f"0 <= start < end{hint}."
+        )
+    return starts, ends
 
 
 def _label_codes(labels, label_names, n_rows, rows, where, hint):
@@ -191,6 +247,8 @@ def _load_npz(path):
                              f"{_describe(stored)}{_NPZ_HINT}.")
         _check_length("paths", stored, len(X), rows, where, _NPZ_HINT)
         paths = [str(p) for p in stored]
+    starts, ends = _segment_bounds(arrays.get("starts"), arrays.get("ends"), paths, len(X),
+                                   rows, where, _NPZ_HINT)
     if "model" in arrays:
         stored = arrays["model"]
         if stored.ndim != 0 or stored.dtype.kind != "U":
@@ -198,7 +256,7 @@ def _load_npz(path):
                              f"{_describe(stored)}{_NPZ_HINT}.")
         model = str(stored)
     return Bunch(embeddings=X.astype(np.float32, copy=False), labels=labels,
-                 label_names=label_names, paths=paths, model=model)
+                 label_names=label_names, paths=paths, starts=starts, ends=ends, model=model)
 
 
 def _read_store_labels(store, n_rows):
@@ -250,8 +308,13 @@ def _load_store(store):
     labels, label_names = _read_store_labels(store, len(X))
     params = info.get("params")
     model = params.get("model") if isinstance(params, dict) else None
-    return Bunch(embeddings=X, labels=labels, label_names=label_names,
-                 paths=[str(p) for p in info["paths"]],
+    paths = [str(p) for p in info["paths"]]
+    starts, ends = _segment_bounds(
+        info["start"], info["end"], paths, len(X), f"the store holds {len(X)} embeddings",
+        f"The embedding store {store!r}", "; embed it again with overwrite=True (or 'skaloe "
+        "embed --dask --overwrite')", whole_files=True)
+    return Bunch(embeddings=X, labels=labels, label_names=label_names, paths=paths,
+                 starts=starts, ends=ends,
                  model=model if isinstance(model, str) else info["model"])
 
 
@@ -267,8 +330,10 @@ def load_embeddings(path):
     The file is read with ``allow_pickle=False``: an array of Python objects is
     refused, never unpickled. A file that is not what skaloe writes (a missing
     ``embeddings`` array, arrays of the wrong shape or type, a number of
-    labels or paths that differs from the number of rows, labels that do not
-    index ``label_names``, NaN or infinite embeddings, an unfinished store)
+    labels, paths or bounds that differs from the number of rows, labels that
+    do not index ``label_names``, NaN or infinite embeddings, segment bounds
+    that are not finite with ``0 <= start < end`` or that come without
+    ``paths``, an unfinished store)
     raises an error that names the file and the array.
 
     Parameters
@@ -293,6 +358,12 @@ def load_embeddings(path):
             The class names.
         paths : list of str or None
             The clip of each row, when recorded.
+        starts, ends : ndarray of shape (n_clips,), float64, or None
+            When the rows are segments of long recordings (``skaloe embed
+            --window``, :func:`segment_recordings`), the bounds of each row
+            in seconds from the start of its file ``paths[i]``; None for
+            rows that are whole clips. A store may mix both kinds of rows:
+            a row that is a whole file then has NaN for both.
         model : str or None
             The name of the encoder that computed the embeddings, when
             recorded.
@@ -338,15 +409,16 @@ def load_embeddings(path):
 
 
 def save_embeddings(file, embeddings, *, labels=None, label_names=None, paths=None,
-                    model=None):
+                    starts=None, ends=None, model=None):
     """Write embeddings, and what is known about them, to an ``.npz`` file.
 
     The file is the one ``skaloe embed`` writes and :func:`load_embeddings`,
     ``skaloe simulate``, ``skaloe label`` and
     :class:`~skaloe.labeling.DurableSession` read. It holds the arrays
     ``embeddings`` (float32), and, when given, ``labels`` (int64 indices into
-    ``label_names``) with ``label_names``, ``paths`` and ``model``. Plain
-    arrays only: :func:`numpy.load` reads it with ``allow_pickle=False``.
+    ``label_names``) with ``label_names``, ``paths``, ``starts`` and ``ends``
+    (float64) and ``model``. Plain arrays only: :func:`numpy.load` reads it
+    with ``allow_pickle=False``.
 
     The file is written whole under a temporary name in the same folder, then
     renamed: a reader never sees half a file, and an interrupted write leaves
@@ -367,6 +439,11 @@ def save_embeddings(file, embeddings, *, labels=None, label_names=None, paths=No
         The class names, each once.
     paths : sequence of str or path-like, default=None
         The clip of each row.
+    starts, ends : array-like of shape (n_clips,), default=None
+        When the rows are segments of long recordings: the bounds of each
+        row in seconds from the start of its file in ``paths`` (finite,
+        ``0 <= start < end``), as :func:`segment_recordings` gives them. Both
+        or neither, and only with ``paths``.
     model : str, default=None
         The name of the encoder that computed the embeddings.
 
@@ -392,6 +469,15 @@ def save_embeddings(file, embeddings, *, labels=None, label_names=None, paths=No
     >>> with np.load(file, allow_pickle=False) as data:
     ...     sorted(data.files), data["embeddings"].dtype, data["labels"].tolist()
     (['embeddings', 'label_names', 'labels', 'paths'], dtype('float32'), [1, 0, 1])
+
+    Rows that are windows of a long recording carry their bounds:
+
+    >>> from skaloe.datasets import load_embeddings
+    >>> save_embeddings(file, np.ones((3, 2)), paths=["night.wav"] * 3,
+    ...                 starts=[0.0, 1.5, 3.0], ends=[3.0, 4.5, 6.0])
+    >>> data = load_embeddings(file)
+    >>> data.starts.tolist(), data.ends.tolist()
+    ([0.0, 1.5, 3.0], [3.0, 4.5, 6.0])
     >>> tmp.cleanup()
     """
     from ..distributed import _store
@@ -413,6 +499,9 @@ def save_embeddings(file, embeddings, *, labels=None, label_names=None, paths=No
         paths = [os.fspath(p) for p in paths]
         _check_length("paths", paths, len(X), rows, where, "")
         arrays["paths"] = np.array(paths, dtype=str).reshape(len(paths))
+    starts, ends = _segment_bounds(starts, ends, paths, len(X), rows, where, "")
+    if starts is not None:
+        arrays["starts"], arrays["ends"] = starts, ends
     if model is not None:
         if not isinstance(model, str):
             raise ValueError(f"{where}: 'model' must be the encoder's name (a string), got "

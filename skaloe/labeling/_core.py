@@ -53,18 +53,60 @@ def check_label(label, classes=None):
     return label
 
 
-def clip_wav_bytes(clip, position, sample_rate, *, audio_only=False):
+def format_clock(seconds):
+    """A time in a recording as ``h:mm:ss.s`` (tenths of a second, rounded half up)."""
+    tenths = int(np.floor(float(seconds) * 10 + 0.5))
+    hours, rest = divmod(tenths, 36000)
+    minutes, rest = divmod(rest, 600)
+    return f"{hours}:{minutes:02d}:{rest // 10:02d}.{rest % 10}"
+
+
+def segment_wav_bytes(path, start, end, context=0.0):
+    """The samples of a segment, with ``context`` seconds each side, as 16-bit PCM WAV.
+
+    The samples are those :func:`~skaloe.encoders.read_segment` reads (the
+    file's own rate, channels averaged), so the player holds exactly the
+    segment, and its context clipped to the recording; being freshly
+    encoded, they carry no metadata chunk of the recording's.
+    """
+    from ..encoders import read_segment
+    from ..encoders._audio import pcm16_wav_bytes
+
+    samples, rate = read_segment(path, start, end, context=context)
+    return pcm16_wav_bytes(samples, rate)
+
+
+def played_span(start, end, context, recording_seconds):
+    """``(from, to)``: the part of the recording a segment's player holds, in seconds.
+
+    The segment with ``context`` seconds each side, clipped to the recording
+    as :func:`~skaloe.encoders.read_segment` clips it; ``recording_seconds``
+    None (a length the header does not give) clips the start only.
+    """
+    low = max(0.0, start - context)
+    high = end + context
+    if recording_seconds is not None:
+        high = max(min(high, recording_seconds), end)
+    return low, high
+
+
+def clip_wav_bytes(clip, position, sample_rate, *, audio_only=False, context=0.0):
     """A clip as WAV bytes a browser plays.
 
     A WAV file is sent as it is; another file is decoded (16 kHz mono) and a
-    waveform is kept at ``sample_rate``, both as 16-bit PCM WAV. An unreadable
+    waveform is kept at ``sample_rate``, both as 16-bit PCM WAV. A segment of
+    a recording (:class:`~skaloe.encoders.Segment`) is read alone, with
+    ``context`` seconds each side (:func:`segment_wav_bytes`). An unreadable
     file raises an OSError that names it. With ``audio_only``, a WAV file
     loses its metadata chunks (titles, the recorder's file name), which may
     name the clip's class; its audio is sent unchanged.
     """
+    from ..encoders import Segment
     from ..encoders._audio import load_clip, pcm16_wav_bytes, wav_audio_only, wav_file_bytes
     from ..encoders._registry import MODEL_SAMPLE_RATE
 
+    if isinstance(clip, Segment):
+        return segment_wav_bytes(clip.path, clip.start, clip.end, context)
     if isinstance(clip, str):
         if os.path.splitext(clip)[1].lower() in (".wav", ".wave"):
             try:
@@ -86,8 +128,13 @@ def clip_duration(clip, sample_rate):
 
     Only the header is read (``soundfile.info``), never the audio, and only
     of a regular file (a named pipe is never opened). A waveform's length is
-    its number of samples over ``sample_rate``.
+    its number of samples over ``sample_rate``; a segment's, its end minus
+    its start.
     """
+    from ..encoders import Segment
+
+    if isinstance(clip, Segment):
+        return clip.end - clip.start
     if not isinstance(clip, str):
         n = int(np.shape(clip)[0]) if np.ndim(clip) else 0
         return n / sample_rate if n else None

@@ -1,7 +1,8 @@
 """The SQLite file behind a durable labeling session.
 
 One file holds everything a session needs to resume without the audio or the
-encoder: the pool (its paths and embeddings), the learner settings, the
+encoder: the pool (its paths, for windows of long recordings their bounds, and
+the embeddings), the learner settings, the
 validation set, and an append-only log of label and undo events. Every event
 is its own transaction, committed (``synchronous=FULL``, WAL journal) before
 the caller is told it is saved, so a process killed at any moment loses at
@@ -32,7 +33,13 @@ except ImportError:  # pragma: no cover - Windows
 
 import numpy as np
 
+# Format 2: pool items may be segments of long recordings (their bounds in
+# pool.segment_start and pool.segment_end). A session of whole clips is still
+# written as format 1, which older skaloe versions read; they refuse format 2,
+# whose windows they would play as whole recordings.
 FORMAT_VERSION = 1
+SEGMENTS_FORMAT_VERSION = 2
+_READABLE_FORMATS = (FORMAT_VERSION, SEGMENTS_FORMAT_VERSION)
 _CHUNK_ROWS = 4096  # embedding rows per BLOB
 
 _SCHEMA = """
@@ -42,7 +49,9 @@ CREATE TABLE meta (
 );
 CREATE TABLE pool (
     position INTEGER PRIMARY KEY,
-    path TEXT
+    path TEXT,
+    segment_start REAL,
+    segment_end REAL
 );
 CREATE TABLE validation (
     position INTEGER PRIMARY KEY,
@@ -80,6 +89,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 
 
+# The bounds of pool items that are segments, added after format 1 was
+# released: a file without them gets them (NULL: whole clips) when opened for
+# writing. Adding columns rewrites no row, so no label can be lost.
+_POOL_BOUNDS = ("segment_start", "segment_end")
+
+
 def utc_now():
     """The current time as an ISO 8601 UTC string with milliseconds."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -108,6 +123,14 @@ def paths_fingerprint(paths):
         h.update(os.path.abspath(path).encode("utf8", "surrogateescape"))
         h.update(f"\0{size}\n".encode())
     return h.hexdigest()
+
+
+def _bound(value):
+    """A segment bound as SQLite stores it: a float, or NULL for a whole clip (None, NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if value != value else value
 
 
 class DamagedSessionError(ValueError):
@@ -250,15 +273,35 @@ class LabelDatabase:
             )
         else:
             version = self.meta("format_version")
-            if version != FORMAT_VERSION:
+            if version not in _READABLE_FORMATS:
                 self.close()
                 raise ValueError(
                     f"{self.path!r} is a labeling database of format {version}, but this "
-                    f"skaloe reads format {FORMAT_VERSION}; open it with the skaloe version "
-                    "that wrote it."
+                    f"skaloe reads formats {FORMAT_VERSION} and {SEGMENTS_FORMAT_VERSION}; "
+                    "open it with the skaloe version that wrote it."
                 )
             if write:
                 self._conn.execute(_CHECKPOINT_SCHEMA)
+                self._add_pool_bounds()
+
+    def _pool_columns(self):
+        return {row[1] for row in self._conn.execute("PRAGMA table_info(pool)")}
+
+    def _add_pool_bounds(self):
+        """Give a session file written before segments the pool's bound columns."""
+        missing = [c for c in _POOL_BOUNDS if c not in self._pool_columns()]
+        if not missing:
+            return
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for column in missing:
+                conn.execute(f"ALTER TABLE pool ADD COLUMN {column} REAL")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _configure(self):
         conn = self._conn
@@ -296,7 +339,8 @@ class LabelDatabase:
     # -- one-off content, written in one transaction -------------------------
 
     @_reports_damage
-    def write_session(self, meta, pool_paths, pool_embeddings, validation=None):
+    def write_session(self, meta, pool_paths, pool_embeddings, validation=None,
+                      pool_bounds=None):
         """Write a new session's settings, pool and validation set at once.
 
         Parameters
@@ -307,6 +351,10 @@ class LabelDatabase:
             One path per pool clip (None: the clips cannot be played).
         pool_embeddings : ndarray of shape (n_pool, dim)
         validation : tuple (paths or None, labels, embeddings) or None
+        pool_bounds : tuple (starts, ends) or None
+            When pool items are segments of recordings: their bounds in
+            seconds, None (or NaN) for an item that is a whole clip. The
+            file is then of format 2.
         """
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
@@ -320,7 +368,11 @@ class LabelDatabase:
                 conn.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
             n = len(pool_embeddings)
             paths = pool_paths if pool_paths is not None else [None] * n
-            conn.executemany("INSERT INTO pool VALUES (?, ?)", enumerate(paths))
+            starts, ends = pool_bounds if pool_bounds is not None else ([None] * n,) * 2
+            conn.executemany(
+                "INSERT INTO pool VALUES (?, ?, ?, ?)",
+                ((i, p, _bound(s), _bound(e))
+                 for i, (p, s, e) in enumerate(zip(paths, starts, ends))))
             self._write_array("pool", pool_embeddings)
             if validation is not None:
                 val_paths, val_labels, val_embeddings = validation
@@ -330,9 +382,8 @@ class LabelDatabase:
                     ((i, p, str(y)) for i, (p, y) in enumerate(zip(val_paths, val_labels))),
                 )
                 self._write_array("validation", val_embeddings)
-            conn.execute(
-                "INSERT INTO meta VALUES ('format_version', ?)", (json.dumps(FORMAT_VERSION),)
-            )
+            version = FORMAT_VERSION if pool_bounds is None else SEGMENTS_FORMAT_VERSION
+            conn.execute("INSERT INTO meta VALUES ('format_version', ?)", (json.dumps(version),))
             conn.execute("INSERT INTO meta VALUES ('complete', 'true')")
             conn.execute("COMMIT")
         except BaseException:
@@ -373,6 +424,18 @@ class LabelDatabase:
     def pool_paths(self):
         """The pool's paths in position order (None entries when unknown)."""
         return [p for (p,) in self._conn.execute("SELECT path FROM pool ORDER BY position")]
+
+    @_reports_damage
+    def pool_bounds(self):
+        """``(starts, ends)`` of the pool's segments in position order (None entries for
+        whole clips), or None when no pool item is a segment."""
+        if not set(_POOL_BOUNDS) <= self._pool_columns():  # written before segments
+            return None
+        rows = self._conn.execute(
+            "SELECT segment_start, segment_end FROM pool ORDER BY position").fetchall()
+        if all(s is None and e is None for s, e in rows):
+            return None
+        return [s for s, _ in rows], [e for _, e in rows]
 
     @_reports_damage
     def validation_rows(self):

@@ -21,11 +21,13 @@ import warnings
 import numpy as np
 
 from ..encoders._audio import as_clip_list
+from ..encoders._segments import Segment
 from ._core import (
     check_label,
     check_position,
     clip_duration,
     clip_wav_bytes,
+    format_clock,
     label_counts,
     learner_report,
     plain,
@@ -94,10 +96,14 @@ class LabelingSession:
     learner : ActiveLearner
         A fitted :class:`~skaloe.active.ActiveLearner` (fitted on the pool,
         with or without labels).
-    clips : list of str or array-like
+    clips : list of str, array-like or table of segments
         The pool as audio, at the same positions as the ``X`` given to
         ``learner.fit``: file paths or 1-D waveforms (or a 2-D array of
-        equal-length waveforms). Only used to play the clips.
+        equal-length waveforms), or segments of long recordings (a table
+        with ``path``, ``start`` and ``end`` such as
+        :func:`~skaloe.datasets.segment_recordings` returns, or a list of
+        :class:`~skaloe.encoders.Segment`), each played alone. Only used to
+        play the clips.
     labels : list, default=None
         The label choices shown as buttons, e.g. class names. None means the
         learner's ``classes_`` so far. More can be added with
@@ -112,7 +118,12 @@ class LabelingSession:
         (in the order they come up), never their file names or pool
         positions, and plays WAV files without their metadata chunks. File
         names such as ``cough_012.wav`` give the class away, and labelers
-        anchor on them. (The Python API still takes positions.)
+        anchor on them. (The Python API still takes positions.) A
+        segment's times in its recording are still shown, not the
+        recording's name.
+    context : float, default=0.0
+        For segments of long recordings: seconds of the recording also
+        played before and after each segment (clipped to the recording).
 
     Attributes
     ----------
@@ -162,7 +173,7 @@ class LabelingSession:
     """
 
     def __init__(self, learner, clips, labels=None, *, batch_size=None, sample_rate=16000,
-                 blind=False):
+                 blind=False, context=0.0):
         if not hasattr(learner, "labeled_mask_"):
             raise ValueError(
                 "The learner is not fitted; fit it on the pool first, e.g. "
@@ -189,6 +200,9 @@ class LabelingSession:
             raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}.")
         if not isinstance(blind, (bool, np.bool_)):
             raise ValueError(f"blind must be True or False, got {blind!r}.")
+        if (not isinstance(context, numbers.Real) or isinstance(context, bool)
+                or not 0 <= context < float("inf")):
+            raise ValueError(f"context must be a number of seconds >= 0, got {context!r}.")
         if labels is None:
             labels = list(getattr(learner, "classes_", []))
         elif isinstance(labels, (str, bytes)):
@@ -204,6 +218,7 @@ class LabelingSession:
         self.batch_size = batch_size
         self.sample_rate = int(sample_rate)
         self.blind = bool(blind)
+        self.context = float(context)
         self.batch_ = None
         self.pending_ = {}
         self.skipped_ = set()
@@ -381,20 +396,23 @@ class LabelingSession:
         data : bytes
             A WAV file's bytes as is, or a 16-bit PCM WAV of the clip (files
             in other formats are decoded and resampled to 16 kHz; waveforms
-            keep their ``sample_rate``).
+            keep their ``sample_rate``; a segment is its samples alone, with
+            ``context`` seconds each side, at its recording's rate, as
+            :func:`~skaloe.encoders.read_segment` reads them).
         format : str
             ``"wav"``.
         """
         position = self._check_position(position)
         data = clip_wav_bytes(self.clips[position], position, self.sample_rate,
-                              audio_only=self.blind)
+                              audio_only=self.blind, context=self.context)
         return data, "wav"
 
     def clip_title(self, position):
         """How the widget names a clip: its position and file name, or "Clip <n>" when blind.
 
         With its length in seconds when known (a file's header, a waveform's
-        samples).
+        samples); a segment of a recording also with its times in the
+        recording (``h:mm:ss.s``), shown in blind mode too.
 
         Parameters
         ----------
@@ -407,16 +425,21 @@ class LabelingSession:
         """
         position = self._check_position(position)
         clip = self.clips[position]
+        segment = isinstance(clip, Segment)
         if self.blind:
             number = self._clip_numbers.setdefault(position, len(self._clip_numbers) + 1)
             parts = [f"Clip {number}"]
         else:
             parts = [f"clip {position}"]
-            if isinstance(clip, str):
-                parts.append(os.path.basename(clip))
+            if isinstance(clip, str) or segment:
+                parts.append(os.path.basename(clip.path if segment else clip))
+        if segment:
+            parts.append(f"{format_clock(clip.start)}\u2013{format_clock(clip.end)}")
         seconds = clip_duration(clip, self.sample_rate)
         if seconds is not None:
             parts.append(f"{seconds:.1f} s")
+        if segment and self.context:
+            parts.append(f"played with {self.context:g} s before and after")
         return " · ".join(parts)
 
     # -- widgets -------------------------------------------------------------

@@ -5,7 +5,8 @@ Routes (nothing else is served; no route takes a file path):
 - ``GET /`` the page; ``GET /static/app.js``, ``GET /static/style.css``;
 - ``GET /api/state`` the queue, the classes and the progress, as JSON;
 - ``GET /clip/<id>`` the clip ``id`` as WAV: its pool position, or in blind
-  mode the random number the page was given for it;
+  mode the random number the page was given for it; for a segment of a long
+  recording, the segment's samples alone, with ``context`` seconds each side;
 - ``GET /labels.csv`` the labels in force;
 - ``POST /api/label`` with ``{"id": <int>, "label": <class name>}``;
 - ``POST /api/undo`` with ``{}``.
@@ -24,7 +25,8 @@ In blind mode no answer names a clip's file: the state calls clips "Clip 1",
 (pool positions can give the class away too, in a pool read class folder by
 class folder), WAV files are sent without their metadata chunks, the CSV has
 no ``path`` column, and errors about a clip's file say only that it cannot be
-played.
+played. A segment's times in its recording are still shown (they name no
+file), not its recording's name.
 """
 
 from __future__ import annotations
@@ -332,7 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
             import io
 
             out = io.StringIO()
-            fields = ["position", "path", "label", "annotator", "time"]
+            fields = list(session.csv_columns)
             if self.server.blind:
                 fields.remove("path")
             writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
@@ -347,7 +349,8 @@ class _Handler(BaseHTTPRequestHandler):
                                  f"a clip id is a number (digits), got {text!r}")
             position = self.server.clip_position(int(text))
             try:
-                data = session.audio_bytes(position, audio_only=self.server.blind)
+                data = session.audio_bytes(position, audio_only=self.server.blind,
+                                           context=self.server.context)
             except (IndexError, LookupError) as exc:
                 if self.server.blind:  # the message names the file
                     self.log_error("clip %s: %s", text, exc)
@@ -479,7 +482,12 @@ class LabelServer(ThreadingHTTPServer):
         "Clip 1", "Clip 2"... in the order they come up, with random ids.
         Labelers who see names such as ``cough_012.wav`` label by the name.
         None means the session's own setting (``session.blind``, chosen at
-        :meth:`DurableSession.create`).
+        :meth:`DurableSession.create`). The times of a segment in its
+        recording are still shown, not the recording's name.
+    context : float, default=0.0
+        For pool items that are segments of long recordings: seconds of the
+        recording played before and after each segment (clipped to the
+        recording). The page says which part of the player is the segment.
 
     Attributes
     ----------
@@ -500,6 +508,8 @@ class LabelServer(ThreadingHTTPServer):
         Whether ``host`` is a loopback address (this machine only).
     blind : bool
         Whether file names are hidden from the page.
+    context : float
+        Seconds played around each segment.
     lock : threading.RLock
         Held around every use of the session.
 
@@ -517,7 +527,7 @@ class LabelServer(ThreadingHTTPServer):
 
     def __init__(self, session, host="127.0.0.1", port=0, *, annotator=None, verbose=False,
                  require_token=None, extra_hosts=None, connection_timeout=30,
-                 max_connections=64, blind=None):
+                 max_connections=64, blind=None, context=0.0):
         if (not isinstance(connection_timeout, numbers.Real)
                 or isinstance(connection_timeout, bool)
                 or not 0 < connection_timeout < float("inf")):
@@ -527,6 +537,9 @@ class LabelServer(ThreadingHTTPServer):
                 or max_connections < 1):
             raise ValueError(f"max_connections must be a positive integer, got "
                              f"{max_connections!r}")
+        if (not isinstance(context, numbers.Real) or isinstance(context, bool)
+                or not 0 <= context < float("inf")):
+            raise ValueError(f"context must be a number of seconds >= 0, got {context!r}")
         if blind is None:
             blind = bool(getattr(session, "blind", False))
         elif not isinstance(blind, bool):
@@ -559,6 +572,7 @@ class LabelServer(ThreadingHTTPServer):
         self.token = secrets.token_urlsafe(24) if require_token else None
         self.allowed_hosts = frozenset(names)
         self.blind = blind
+        self.context = float(context)
         # Blind mode: position -> (random id, number shown as "Clip <number>"),
         # and id -> position, for the clips the page has been shown.
         self._shown = {}
@@ -657,13 +671,40 @@ class LabelServer(ThreadingHTTPServer):
             return f"Clip {self._blind_clip(position)[1]}"
         return self.session.clip_name(position)
 
+    def _segment(self, position):
+        """Where a segment lies in its recording, and in its player; None for a clip."""
+        from ._core import format_clock
+
+        session = self.session
+        bounds = session.segment(position)
+        if bounds is None:
+            return None
+        start, end = bounds
+        play_start, play_end = session.played_span(position, self.context)
+        return {
+            "start": start, "end": end,
+            "times": f"{format_clock(start)}–{format_clock(end)}",
+            "recording": None if self.blind else session.clip_name(position),
+            "play_start": play_start, "play_end": play_end,
+            "before": start - play_start, "after": play_end - end,
+        }
+
     def state(self):
         """The JSON the page shows: queue, classes and progress.
 
         Each clip in the queue has its ``id``, ``name`` (its file name, or
-        "Clip <n>" in blind mode), ``audio`` (whether it can be played) and
-        ``duration`` (seconds, from its file's header; None if unknown).
+        "Clip <n>" in blind mode), ``audio`` (whether it can be played),
+        ``duration`` (seconds, from its file's header; None if unknown) and
+        ``segment``: None for a whole clip; for a segment of a long recording
+        a dict with ``start`` and ``end`` (seconds in the recording),
+        ``times`` (the same as ``h:mm:ss.s–h:mm:ss.s``), ``recording`` (its
+        file name; None in blind mode), ``play_start`` and ``play_end`` (the
+        part of the recording the player holds: the segment with ``context``
+        seconds each side, clipped to the recording), ``before`` and
+        ``after`` (the seconds of context the player holds on each side).
         ``progress["last"]`` names the latest label's clip the same way.
+        ``segments`` says whether the pool items are segments of long
+        recordings, and ``context`` how many seconds are played around each.
 
         Returns
         -------
@@ -674,13 +715,15 @@ class LabelServer(ThreadingHTTPServer):
             queue = [
                 {"id": self.clip_id(position), "name": self._clip_name(position),
                  "audio": bool(session.paths[position]),
-                 "duration": session.clip_duration(position)}
+                 "duration": session.clip_duration(position),
+                 "segment": self._segment(position)}
                 for position in session.next_batch()
             ]
             progress = session.progress()
             last = progress["last"]
             if last is not None:
                 last["name"] = self._clip_name(last["position"])
+                last["segment"] = self._segment(last["position"])
                 if self.blind:
                     del last["position"]
             return {
@@ -689,4 +732,6 @@ class LabelServer(ThreadingHTTPServer):
                 "progress": progress,
                 "annotator": self.annotator or session.annotator,
                 "blind": self.blind,
+                "segments": session.is_segments,
+                "context": self.context,
             }

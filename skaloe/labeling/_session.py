@@ -14,7 +14,15 @@ from collections import Counter
 import numpy as np
 
 from ..encoders._registry import MODEL_SAMPLE_RATE
-from ._core import check_label, check_position, clip_duration, clip_wav_bytes, label_counts
+from ._core import (
+    check_label,
+    check_position,
+    clip_duration,
+    clip_wav_bytes,
+    label_counts,
+    played_span,
+    segment_wav_bytes,
+)
 from ._database import (
     DamagedSessionError,
     LabelDatabase,
@@ -146,23 +154,29 @@ def _plateau_advice(rule):
             "much.")
 
 
-def _load_npz_pool(path):
-    """``(embeddings, paths or None)`` of an .npz written by ``skaloe embed``."""
+def _load_embeddings_pool(path):
+    """``(embeddings, paths or None, (starts, ends) or None)`` of an .npz written by
+    ``skaloe embed``, or of an embedding store."""
     from ..datasets import load_embeddings
 
     data = load_embeddings(path)
-    return np.ascontiguousarray(data.embeddings), data.paths
+    bounds = None if data.starts is None else (data.starts.tolist(), data.ends.tolist())
+    return np.ascontiguousarray(data.embeddings, dtype=np.float32), data.paths, bounds
 
 
-def _write_labels_csv(rows, path):
+#: The columns of the labels CSV; a session of segments adds their bounds.
+CSV_COLUMNS = ["position", "path", "label", "annotator", "time"]
+SEGMENT_CSV_COLUMNS = ["position", "path", "start", "end", "label", "annotator", "time"]
+
+
+def _write_labels_csv(rows, path, columns=CSV_COLUMNS):
     """Write label rows to a CSV file (written whole, then renamed); return how many."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".labels-", suffix=".csv", dir=folder)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(
-                f, fieldnames=["position", "path", "label", "annotator", "time"])
+            writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(rows)
         os.replace(tmp, path)
@@ -173,10 +187,18 @@ def _write_labels_csv(rows, path):
     return len(rows)
 
 
-def _label_rows(active, paths):
-    """The labels in force as CSV rows: position, path, label, annotator, time."""
-    return [{"position": e["position"], "path": paths[e["position"]], "label": e["label"],
-             "annotator": e["annotator"], "time": e["time"]} for e in active]
+def _label_rows(active, paths, bounds=None):
+    """The labels in force as CSV rows: position, path, label, annotator, time, and the
+    segment's start and end for a session of segments (empty for a whole clip)."""
+    rows = []
+    for e in active:
+        position = e["position"]
+        row = {"position": position, "path": paths[position]}
+        if bounds is not None:
+            row["start"], row["end"] = bounds[0][position], bounds[1][position]
+        row.update(label=e["label"], annotator=e["annotator"], time=e["time"])
+        rows.append(row)
+    return rows
 
 
 def export_labels(database, path):
@@ -191,7 +213,9 @@ def export_labels(database, path):
     database : str or path-like
         The session's SQLite file.
     path : str or path-like
-        The CSV file to write: ``position, path, label, annotator, time``.
+        The CSV file to write: ``position, path, label, annotator, time``; for
+        a session of segments of long recordings, ``position, path, start,
+        end, label, annotator, time``.
 
     Returns
     -------
@@ -199,29 +223,108 @@ def export_labels(database, path):
     """
     db = LabelDatabase(database, write=False)
     try:
-        rows = _label_rows(db.active_labels(), db.pool_paths())
+        bounds = db.pool_bounds()
+        rows = _label_rows(db.active_labels(), db.pool_paths(), bounds)
     finally:
         db.close()
-    return _write_labels_csv(rows, path)
+    return _write_labels_csv(rows, path, CSV_COLUMNS if bounds is None else SEGMENT_CSV_COLUMNS)
+
+
+def read_session(database):
+    """The pool and the labels in force of a session file, read without opening the session.
+
+    Like :func:`export_labels`, this takes no writer lock: it works while
+    another process labels in the session. The embeddings are checked
+    against their checksum.
+
+    Returns a :class:`~sklearn.utils.Bunch` with ``embeddings`` (float32,
+    ``n_pool x dim``), ``paths``, ``starts`` and ``ends`` (lists, None
+    entries for whole clips; None when no item is a segment), ``classes``,
+    ``random_state`` and ``labels`` (the label events in force, oldest first:
+    dicts with ``position``, ``label``, ``annotator`` and ``time``).
+    """
+    from sklearn.utils import Bunch
+
+    database = os.fspath(database)
+    db = LabelDatabase(database, write=False)
+    try:
+        dim = int(db.meta("dim"))
+        embeddings = db.read_array("pool", dim)
+        if array_sha256(embeddings) != db.meta("embeddings_sha256"):
+            raise DamagedSessionError(
+                f"The pool embeddings stored in {database!r} do not match their checksum: "
+                "the file is damaged, but its labels are intact. Export them with 'skaloe "
+                f"label --db {database} --export-csv labels.csv'."
+            )
+        bounds = db.pool_bounds()
+        return Bunch(
+            embeddings=embeddings, paths=db.pool_paths(),
+            starts=None if bounds is None else bounds[0],
+            ends=None if bounds is None else bounds[1],
+            classes=list(db.meta("classes")), random_state=int(db.meta("random_state")),
+            labels=[{key: event[key] for key in ("position", "label", "annotator", "time")}
+                    for event in db.active_labels()],
+        )
+    finally:
+        db.close()
+
+
+def _is_store(path):
+    from ..distributed import _store
+
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, _store._MANIFEST))
+
+
+def _segments_of(pool):
+    """The pool as a list of Segments when it is a table or a list of segments, else None."""
+    from ..encoders._segments import check_segment, is_segment_item, segment_table
+
+    segments = segment_table(pool)
+    if segments is not None:
+        return segments
+    if isinstance(pool, (list, tuple)) and pool and all(is_segment_item(p) for p in pool):
+        return [check_segment(*item, i) for i, item in enumerate(pool)]
+    return None
 
 
 def _pool_identity(pool):
-    """``(kind, fingerprint, description, paths, embeddings or None)`` of a pool argument."""
+    """``(kind, fingerprint, description, paths, bounds, embeddings or None)`` of a pool.
+
+    ``bounds`` is ``(starts, ends)`` when pool items are segments of
+    recordings, else None; ``embeddings`` None means the pool is audio to embed
+    (``paths``, or with ``bounds`` the segments).
+    """
+    import hashlib
+
     if isinstance(pool, (str, os.PathLike)):
         path = os.fspath(pool)
-        if not path.lower().endswith(".npz"):
+        store = _is_store(path)
+        if not (store or path.lower().endswith(".npz")):
             raise ValueError(
-                f"pool {path!r} is a single path; pass a list of audio file paths, or an "
-                ".npz file of embeddings written by 'skaloe embed'."
+                f"pool {path!r} is a single path; pass a list of audio file paths, an "
+                ".npz file of embeddings written by 'skaloe embed', or an embedding store "
+                "written by 'skaloe embed --dask'."
             )
-        embeddings, paths = _load_npz_pool(path)
-        return "npz", array_sha256(embeddings), os.path.abspath(path), paths, embeddings
+        embeddings, paths, bounds = _load_embeddings_pool(path)
+        return ("store" if store else "npz", array_sha256(embeddings), os.path.abspath(path),
+                paths, bounds, embeddings)
+    segments = _segments_of(pool)
+    if segments is not None:
+        paths = [os.path.abspath(seg.path) for seg in segments]
+        starts = [seg.start for seg in segments]
+        ends = [seg.end for seg in segments]
+        h = hashlib.sha256(paths_fingerprint(sorted(set(paths))).encode())
+        h.update(np.asarray([starts, ends], dtype=np.float64).tobytes())
+        n_files = len(set(paths))
+        description = (f"{len(segments)} segments of {n_files} recording"
+                       f"{'s' if n_files > 1 else ''} ({paths[0]}{', ...' if n_files > 1 else ''})")
+        return "segments", h.hexdigest(), description, paths, (starts, ends), None
     try:
         paths = [os.fspath(p) for p in pool]
     except TypeError:
         raise TypeError(
-            f"pool must be a list of audio file paths or the path of an .npz file, got "
-            f"{type(pool).__name__}."
+            f"pool must be a list of audio file paths, a table of segments (path, start, "
+            f"end) or the path of an .npz file, got {type(pool).__name__}."
         ) from None
     if not paths:
         raise ValueError("The pool is empty; give at least one audio file.")
@@ -229,7 +332,7 @@ def _pool_identity(pool):
     n = len(paths)
     description = (f"{n} audio file{'s' if n > 1 else ''} "
                    f"({paths[0]}{', ...' if n > 1 else ''})")
-    return "files", paths_fingerprint(paths), description, paths, None
+    return "files", paths_fingerprint(paths), description, paths, None, None
 
 
 def _embed(paths, model, cache, n_jobs):
@@ -267,10 +370,10 @@ class DurableSession:
     ----------
     database : str or path-like
         The session file, written by :meth:`create`.
-    pool : list of str or str, default=None
-        If given, the pool the session must belong to (audio paths, or an
-        .npz of embeddings): a different pool raises a ValueError naming
-        both. The stored pool is used either way.
+    pool : list of str, table of segments or str, default=None
+        If given, the pool the session must belong to (as for
+        :meth:`create`): a different pool raises a ValueError naming both.
+        The stored pool is used either way.
     annotator : str, default=None
         Who labels in this process (recorded with every label); None means
         the operating-system user name.
@@ -284,7 +387,12 @@ class DurableSession:
     batch_size : int
         Clips per query.
     paths : list of str or None
-        Each pool clip's audio file (None entries when not known).
+        Each pool clip's audio file (None entries when not known); for a
+        segment, its recording.
+    starts, ends : list of float or None
+        For a pool of segments of long recordings, each item's bounds in
+        seconds from the start of its recording (None entries for whole
+        clips); None when no item is a segment.
     n_pool : int
         Number of pool clips.
     blind : bool
@@ -360,11 +468,16 @@ class DurableSession:
         ----------
         database : str or path-like
             A new file (or an empty SQLite file).
-        pool : list of str or str
+        pool : list of str, table of segments, or str
             The clips to label: audio file paths (embedded here with
-            ``model``), or the path of an .npz written by ``skaloe embed``
-            (its ``embeddings`` are used; its ``paths``, when present, are
-            played).
+            ``model``); segments of long recordings (a table with ``path``,
+            ``start`` and ``end`` such as
+            :func:`~skaloe.datasets.segment_recordings` returns, or a list of
+            ``(path, start, end)``), embedded here too and played segment by
+            segment; or the path of an .npz written by ``skaloe embed`` or of
+            an embedding store written by ``skaloe embed --dask`` (its
+            ``embeddings`` are used; its ``paths``, when present, are played,
+            and with segment bounds, only each row's segment).
         classes : list of str
             The label choices (at least two).
         embeddings : array-like of shape (n_pool, dim), default=None
@@ -425,18 +538,24 @@ class DurableSession:
             raise ValueError(f"blind must be True or False, got {blind!r}.")
         if os.path.exists(database) and os.path.getsize(database) > 0:
             LabelDatabase(database, create=True).close()  # raises if it holds anything
-        kind, fingerprint, description, paths, pool_embeddings = _pool_identity(pool)
+        kind, fingerprint, description, paths, bounds, pool_embeddings = _pool_identity(pool)
         if pool_embeddings is None:
             if embeddings is not None:
                 pool_embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
                 if pool_embeddings.shape[:1] != (len(paths),) or pool_embeddings.ndim != 2:
                     raise ValueError(
                         f"embeddings has shape {pool_embeddings.shape}; expected "
-                        f"({len(paths)}, dim), one row per pool path."
+                        f"({len(paths)}, dim), one row per pool "
+                        f"{'path' if bounds is None else 'segment'}."
                     )
                 model = None
-            else:
+            elif bounds is None:
                 pool_embeddings = _embed(paths, model, cache, n_jobs)
+            else:
+                from ..encoders import Segment
+
+                pool_embeddings = _embed([Segment(*row) for row in zip(paths, *bounds)],
+                                         model, cache, n_jobs)
         else:
             model = None  # the .npz says which encoder wrote it
         if not np.isfinite(pool_embeddings).all():
@@ -466,7 +585,7 @@ class DurableSession:
             meta["validation_sha256"] = array_sha256(val[2])
         db = LabelDatabase(database, create=True)
         try:
-            db.write_session(meta, paths, pool_embeddings, val)
+            db.write_session(meta, paths, pool_embeddings, val, pool_bounds=bounds)
         finally:
             db.close()
         return cls(database, annotator=annotator)
@@ -519,6 +638,9 @@ class DurableSession:
         if pool is not None:
             self._check_pool(pool)
         self.paths = db.pool_paths()
+        bounds = db.pool_bounds()
+        self.starts, self.ends = (None, None) if bounds is None else bounds
+        self._recording_seconds = {}
         self._X = db.read_array("pool", dim)
         if array_sha256(self._X) != db.meta("embeddings_sha256"):
             raise DamagedSessionError(
@@ -535,12 +657,12 @@ class DurableSession:
         self._rebuild()
 
     def _check_pool(self, pool):
-        kind, fingerprint, description, _, embeddings = _pool_identity(pool)
+        kind, fingerprint, description, _, _, embeddings = _pool_identity(pool)
         stored_kind = self._db.meta("pool_kind")
-        if kind == "npz":
+        if kind in ("npz", "store"):
             same = fingerprint == self._db.meta("embeddings_sha256")
         else:
-            same = stored_kind == "files" and fingerprint == self._db.meta("pool_fingerprint")
+            same = stored_kind == kind and fingerprint == self._db.meta("pool_fingerprint")
         if not same:
             raise ValueError(
                 f"The database {self.database!r} belongs to another pool: it was created "
@@ -762,7 +884,7 @@ class DurableSession:
             ``{"position", "path", "label", "annotator", "time"}`` each.
         """
         with self._lock:
-            return _label_rows(self._active, self.paths)
+            return _label_rows(self._active, self.paths, self._bounds())
 
     def events(self):
         """The whole log, undo events included, oldest first.
@@ -777,7 +899,10 @@ class DurableSession:
     def export_csv(self, path):
         """Write the labels in force to a CSV file (written whole, then renamed).
 
-        Columns: ``position, path, label, annotator, time`` (UTC, ISO 8601).
+        Columns: ``position, path, label, annotator, time`` (UTC, ISO 8601);
+        for a pool of segments (:attr:`is_segments`), ``position, path, start,
+        end, label, annotator, time``, with ``start`` and ``end`` in seconds
+        from the start of the recording ``path``.
 
         Parameters
         ----------
@@ -787,7 +912,63 @@ class DurableSession:
         -------
         n_rows : int
         """
-        return _write_labels_csv(self.labels(), path)
+        return _write_labels_csv(self.labels(), path, self.csv_columns)
+
+    @property
+    def is_segments(self):
+        """Whether pool items are segments of long recordings (they have bounds)."""
+        return self.starts is not None
+
+    @property
+    def csv_columns(self):
+        """The columns of :meth:`export_csv` (and of the rows of :meth:`labels`)."""
+        return SEGMENT_CSV_COLUMNS if self.is_segments else CSV_COLUMNS
+
+    def _bounds(self):
+        return None if self.starts is None else (self.starts, self.ends)
+
+    def segment(self, position):
+        """A pool item's bounds in its recording, ``(start, end)`` in seconds; None for a
+        whole clip.
+
+        Parameters
+        ----------
+        position : int
+
+        Returns
+        -------
+        bounds : tuple of float or None
+        """
+        position = self.check_position(position)
+        if self.starts is None or self.starts[position] is None:
+            return None
+        return self.starts[position], self.ends[position]
+
+    def played_span(self, position, context=0.0):
+        """What :meth:`audio_bytes` plays of a segment's recording: ``(from, to)`` seconds.
+
+        The segment with ``context`` seconds on each side, clipped to the
+        recording (its length read from the file's header once); None for a
+        whole clip.
+
+        Parameters
+        ----------
+        position : int
+        context : float, default=0.0
+
+        Returns
+        -------
+        span : tuple of float or None
+        """
+        bounds = self.segment(position)
+        if bounds is None:
+            return None
+        path = self.paths[position]
+        with self._lock:
+            if path not in self._recording_seconds:
+                self._recording_seconds[path] = clip_duration(path, MODEL_SAMPLE_RATE)
+            seconds = self._recording_seconds[path]
+        return played_span(*bounds, context, seconds)
 
     #: Labels each labeled class needs before the page shows an estimate.
     ESTIMATE_MIN_PER_CLASS = 5
@@ -896,6 +1077,9 @@ class DurableSession:
             read (a missing file, a format only the decoder reads).
         """
         position = self.check_position(position)
+        bounds = self.segment(position)
+        if bounds is not None:
+            return bounds[1] - bounds[0]
         with self._lock:
             if position not in self._durations:
                 path = self.paths[position]
@@ -903,7 +1087,7 @@ class DurableSession:
                     clip_duration(path, MODEL_SAMPLE_RATE) if path else None)
             return self._durations[position]
 
-    def audio_bytes(self, position, *, audio_only=False):
+    def audio_bytes(self, position, *, audio_only=False, context=0.0):
         """A pool clip as WAV bytes a browser plays.
 
         Parameters
@@ -912,18 +1096,26 @@ class DurableSession:
         audio_only : bool, default=False
             Drop a WAV file's metadata chunks (a title, the recorder's file
             name), which may give the class away; for blind labeling.
+        context : float, default=0.0
+            For a segment of a recording: seconds of the recording to add on
+            each side, clipped to the recording (see :meth:`played_span`).
 
         Returns
         -------
         data : bytes
             The WAV file as is, or the clip decoded (16 kHz mono) as 16-bit
-            PCM WAV.
+            PCM WAV. A segment is its samples alone (with the context), at
+            the recording's rate, as 16-bit PCM WAV: exactly what
+            :func:`~skaloe.encoders.read_segment` reads.
         """
         position = self.check_position(position)
         path = self.paths[position]
         if not path:
             raise LookupError(f"Clip {position} has no audio file in this session.")
+        bounds = self.segment(position)
         try:
+            if bounds is not None:
+                return segment_wav_bytes(path, *bounds, context)
             return clip_wav_bytes(path, position, MODEL_SAMPLE_RATE, audio_only=audio_only)
         except (OSError, ValueError) as exc:  # gone, not audio, too long, absurd rate
             raise LookupError(

@@ -68,6 +68,57 @@ function player(clip) {
   return audio;
 }
 
+// "1 s", "0.4 s": seconds of context.
+function formatSeconds(seconds) {
+  const text = seconds.toFixed(1);
+  return (text.endsWith(".0") ? text.slice(0, -2) : text) + " s";
+}
+
+// A segment played with context: a line that says which part of the player
+// is the segment, and a bar of the player's length with the segment marked
+// and a playhead that follows the audio.
+function segmentContext(segment, audio) {
+  const box = document.createElement("div");
+  box.className = "segment";
+  const note = document.createElement("p");
+  note.className = "segment-note";
+  const total = segment.play_end - segment.play_start;
+  const from = segment.before, to = segment.before + (segment.end - segment.start);
+  let around;
+  if (segment.before > 0 && segment.after > 0) {
+    around = Math.abs(segment.before - segment.after) < 0.05
+      ? formatSeconds(segment.before) + " before and after"
+      : formatSeconds(segment.before) + " before and " + formatSeconds(segment.after) + " after";
+  } else if (segment.before > 0) {
+    around = formatSeconds(segment.before) + " before (the recording ends with it)";
+  } else {
+    around = formatSeconds(segment.after) + " after (the recording starts with it)";
+  }
+  note.textContent = segment.times + (segment.recording ? " of " + segment.recording : "") +
+    ", with " + around + ": the segment is " + formatSeconds(from).slice(0, -2) + "\u2013" +
+    formatSeconds(to) + " into the player.";
+  const bar = document.createElement("div");
+  bar.className = "span";
+  bar.title = "the player's audio: the segment in blue, its context in grey";
+  const inside = document.createElement("div");
+  inside.className = "inside";
+  inside.style.left = (100 * from / total) + "%";
+  inside.style.width = (100 * (to - from) / total) + "%";
+  const head = document.createElement("div");
+  head.className = "playhead";
+  const follow = () => {
+    const t = audio.currentTime || 0;
+    head.style.left = Math.min(100, 100 * t / total) + "%";
+    box.classList.toggle("in-segment", t >= from && t < to);
+  };
+  audio.addEventListener("timeupdate", follow);
+  audio.addEventListener("seeked", follow);
+  follow();
+  bar.append(inside, head);
+  box.append(note, bar);
+  return box;
+}
+
 function render(next) {
   state = next;
   const p = state.progress;
@@ -77,6 +128,7 @@ function render(next) {
   $("n-labels").textContent = String(p.n_labels);
   $("labels-word").textContent = p.n_labels === 1 ? "label" : "labels";
   $("n-pool").textContent = String(p.n_pool);
+  $("items-word").textContent = state.segments ? "windows" : "clips";
   const counts = Object.entries(p.per_class).map(([c, n]) => c + ": " + n).join(", ");
   $("per-class").textContent = "(" + counts + ")";
   const accuracy = $("accuracy");
@@ -86,7 +138,8 @@ function render(next) {
   $("hint").title = p.hint_detail || "";
   $("undo").disabled = !p.can_undo;
   $("last").textContent = p.last
-    ? "last: " + (state.blind ? p.last.name : "clip " + p.last.position) + " \u2192 " +
+    ? "last: " + (state.blind ? p.last.name : "clip " + p.last.position) +
+      (p.last.segment ? " (" + p.last.segment.times + ")" : "") + " \u2192 " +
       p.last.label + " (" + p.last.annotator + ")"
     : "";
   const queue = $("queue");
@@ -115,15 +168,29 @@ function render(next) {
       id.title = "position in the pool (the CSV's position column)";
       title.append(id);
     }
+    if (clip.segment) {
+      const times = document.createElement("span");
+      times.className = "times";
+      times.textContent = clip.segment.times;
+      times.title = "where the segment lies in its recording (h:mm:ss.s)";
+      title.append(times);
+    }
     if (typeof clip.duration === "number") {
       const duration = document.createElement("span");
       duration.className = "duration";
       duration.textContent = formatDuration(clip.duration);
-      duration.title = "length of the clip";
+      duration.title = clip.segment ? "length of the segment" : "length of the clip";
       title.append(duration);
     }
     item.append(title);
-    if (clip.audio) item.append(player(clip));
+    if (clip.audio) {
+      const audio = player(clip);
+      item.append(audio);
+      const segment = clip.segment;
+      if (segment && (segment.before > 0 || segment.after > 0)) {
+        item.append(segmentContext(segment, audio));
+      }
+    }
     const buttons = document.createElement("div");
     buttons.className = "labels";
     state.classes.forEach((label, k) => {
