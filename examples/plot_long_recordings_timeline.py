@@ -193,9 +193,13 @@ print(f"embedded {X.shape[0]} windows into {X.shape[1]} dimensions "
 #
 # In practice a person listens to each window asked about, best with a little
 # of what surrounds it, and answers; :func:`~skaloe.encoders.read_segment`
-# reads just those samples from the long file, to play or to save. Here the
-# answers come from ``y_true``, the oracle standing in for that person. Five
-# rounds of eight windows label 40 of the windows.
+# reads just those samples from the long file, to play or to save. From the
+# command line the same loop is ``skaloe embed recordings/ --window 1 --hop
+# 0.25 --skip-silence -o windows.npz``, then ``skaloe label windows.npz --db
+# session.sqlite --classes i,aa,uw,background --context 0.5`` in the browser,
+# then ``skaloe timeline --db session.sqlite --out events/`` (:ref:`cli`). Here the answers come from ``y_true``, the oracle
+# standing in for that person. Five rounds of eight windows label 40 of the
+# windows.
 
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
