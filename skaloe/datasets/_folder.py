@@ -54,6 +54,21 @@ def walk_audio_files(path, extensions):
     return [os.path.join(path, os.path.relpath(f, top)) for f in walked[os.curdir]], skipped
 
 
+def warn_skipped(folder, skipped, stacklevel):
+    """One warning naming the entries a folder walk skipped (the first few), if any."""
+    if not skipped:
+        return
+    shown = "; ".join(skipped[:_SHOWN_SKIPPED])
+    more = len(skipped) - _SHOWN_SKIPPED
+    warnings.warn(
+        f"Skipped {len(skipped)} entries of {folder!r} (each real folder is walked once and "
+        f"each real file listed once; only regular files are listed): {shown}"
+        + (f"; and {more} more." if more > 0 else "."),
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
 def _walk_class_folders(path, folders, extensions):
     """Audio files of each class folder, each real folder walked once, each file listed once.
 
@@ -298,16 +313,7 @@ def load_audio_folder(
         folders = [name for name in available if name in set(requested)]
 
     files_per_class, skipped = _walk_class_folders(path, folders, exts)
-    if skipped:
-        shown = "; ".join(skipped[:_SHOWN_SKIPPED])
-        more = len(skipped) - _SHOWN_SKIPPED
-        warnings.warn(
-            f"Skipped {len(skipped)} entries of {path!r} (each real folder is walked once and "
-            f"each real file listed once; only regular files are listed): {shown}"
-            + (f"; and {more} more." if more > 0 else "."),
-            UserWarning,
-            stacklevel=2,
-        )
+    warn_skipped(path, skipped, stacklevel=3)
     if not any(files_per_class.values()):
         raise ValueError(
             f"No audio files with extensions {list(exts)} found in the class "

@@ -8,7 +8,12 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._folder import _SHOWN_SKIPPED, AUDIO_EXTENSIONS, _normalize_extensions, walk_audio_files
+from ._folder import (
+    AUDIO_EXTENSIONS,
+    _normalize_extensions,
+    walk_audio_files,
+    warn_skipped,
+)
 
 __all__ = ["segment_recordings"]
 
@@ -78,16 +83,7 @@ def _recordings(paths, extensions):
         item = os.fspath(item)
         if os.path.isdir(item):
             found, skipped = walk_audio_files(item, exts)
-            if skipped:
-                shown = "; ".join(skipped[:_SHOWN_SKIPPED])
-                more = len(skipped) - _SHOWN_SKIPPED
-                warnings.warn(
-                    f"Skipped {len(skipped)} entries of {item!r} (each real folder is walked "
-                    f"once and each real file listed once; only regular files are listed): "
-                    f"{shown}" + (f"; and {more} more." if more > 0 else "."),
-                    UserWarning,
-                    stacklevel=3,
-                )
+            warn_skipped(item, skipped, stacklevel=4)
             if not found:
                 raise ValueError(
                     f"No audio files with extensions {list(exts)} found in the folder {item!r} "
