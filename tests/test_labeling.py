@@ -168,7 +168,7 @@ def test_estimated_accuracy_is_a_cross_validation_of_the_labels(tmp_path):
     error = np.std(fold_scores, ddof=1) / np.sqrt(5)
     assert p["accuracy_error"] == pytest.approx(error, abs=1e-9)
     assert f"{expected:.3f} ± {error:.3f}" in p["accuracy_text"]
-    assert "not a validation accuracy" in p["accuracy_text"]
+    assert "a rough guide" in p["accuracy_text"] and "--val-input" in p["accuracy_text"]
     s.close()
 
 
@@ -738,6 +738,10 @@ def test_the_stopping_hint_is_in_plain_words(pool, tmp_path):
             assert jargon not in hint, (jargon, hint)
     # The rule's own terms stay available, for those who want them (the page's tooltip).
     assert "kappa" in p["hint_detail"] and "you can stop" in p["hint_detail"]
+    # A pool of windows of long recordings is spoken of as windows, as the page's counts do.
+    from skaloe.labeling._session import plain_stopping_advice
+
+    assert plain_stopping_advice(s.learner_, "windows") == p["hint"].replace("clips", "windows")
     s.close()
 
 

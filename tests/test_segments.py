@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
+from ci_support import require
 from numpy.testing import assert_array_equal
 from sklearn.utils import Bunch
 
@@ -540,3 +541,23 @@ def test_embed_distributed_stores_segments(tmp_path):
                               client=client)
     assert_array_equal(open_store(store), reference)
     assert store_info(tmp_path / "mixed")["end"] == [None, 1.5]
+
+
+@pytest.mark.parametrize("table, as_frame, missing", [
+    ({"path": ["a.wav"], "begin": [0.0], "end": [1.0]}, True, "'start'"),  # a misnamed column
+    ({"path": ["a.wav"], "start": [0.0]}, True, "'end'"),
+    ({"path": ["a.wav"], "begin": [0.0], "end": [1.0]}, False, "'start'"),
+    ({"path": ["a.wav"], "start": [0.0]}, False, "'end'"),
+    ({"path": ["a.wav"]}, False, "'start' or 'end'"),  # (a one-column frame is whole files)
+])
+def test_a_table_missing_a_bound_is_refused_not_embedded_whole(table, as_frame, missing):
+    """A table that looks like segments but lacks start or end names the missing column.
+
+    Embedding its paths as whole files instead would be silently wrong.
+    """
+    if as_frame:
+        table = require("pandas").DataFrame(table)
+    kind = "DataFrame" if as_frame else "mapping"
+    with pytest.raises(ValueError, match=rf"X is a {kind} with a 'path' column but no "
+                                         rf"{missing} column; a table of segments needs"):
+        EncoderTransformer("mfcc").fit_transform(table)

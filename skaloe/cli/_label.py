@@ -82,8 +82,11 @@ def add_parser(sub):
                        help="query strategy: entropy, largest_margin, least_confidence, "
                             "margin, norm or random (default: margin, ALOE's smallest margin)")
     label.add_argument("--selection", choices=_SELECTIONS, default=None,
-                       help="class-aware (spread over predicted classes) or class-agnostic "
-                            "(default: class-aware)")
+                       help="class-aware (a batch spread over the predicted classes), "
+                            "class-agnostic (the most uncertain clips, whatever their "
+                            "predicted class) or one-per-class (at most one clip per "
+                            "predicted class, as ALOE; fewer when a class is predicted "
+                            "nowhere) (default: class-aware)")
     label.add_argument("--random-state", type=int, default=None, metavar="SEED",
                        help="seed of the learner (default: 0); the same seed and labels "
                             "give the same queries")

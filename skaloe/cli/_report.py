@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
+
 #: One plain sentence per built-in strategy: what it asks to label next.
 STRATEGY_WORDS = {
     "margin": "the clips the model is least sure about: its two likeliest classes are "
@@ -46,35 +48,52 @@ def _pct(value):
     return f"{100 * value:.0f}%"
 
 
-def strategy_lines(names, selections):
-    """One line per strategy (and selection rule) saying what it picks."""
+def strategy_lines(names, selections, preset=None):
+    """One line per strategy (and selection rule) saying what it picks.
+
+    With ``preset="aloe"``, a class-aware round is ALOE's: at most one label
+    per predicted class.
+    """
     lines = []
     for name in names:
         words = STRATEGY_WORDS.get(name, f"what {name!r} scores highest")
         lines.append(wrap(f"{name}: asks for {words}.", "  "))
     if any(n != "random" for n in names):
+        words = {s: SELECTION_WORDS.get(s, s) for s in selections}
+        if preset == "aloe" and "class-aware" in words:
+            words["class-aware"] = SELECTION_WORDS["one-per-class"]
         lines.append(wrap("Each round picks " + "; or ".join(
-            f"{SELECTION_WORDS.get(s, s)} ({s})" for s in selections) + ".", "  "))
+            f"{words[s]} ({s})" for s in selections) + ".", "  "))
     return lines
 
 
-def comparable_labels(results):
-    """The label count the comparison stops at, or None when no learner ran out of pool.
+def _runs_by_key(results):
+    """``(strategy, selection) -> list of runs``, each run its records in round order."""
+    by_key = {}
+    for r in results.records:
+        by_key.setdefault((r["strategy"], r["selection"]), {}).setdefault(r["run"], []).append(r)
+    return {key: [sorted(rs, key=lambda r: r["round"]) for _, rs in sorted(runs.items())]
+            for key, runs in by_key.items()}
 
-    When a learner labeled the whole pool, the largest mean label count
-    below the pool size that every such learner reached: past it, learners
-    with every label compare nothing.
+
+def comparable_labels(results):
+    """The label count the comparison stops at, or None when no run ran out of pool.
+
+    Over every run that labeled the whole pool, the fewest labels it had in
+    the round before: past that count some learner had every label, and
+    learners with every label compare nothing. Read from each run, not from
+    averages, since runs may ask different numbers of labels per round.
     """
     n_pool = results.params.get("n_pool")
     if n_pool is None:
         return None
     cut = None
-    for n_labels, _, _ in results.curves().values():
-        if n_labels.max() < n_pool:
-            continue
-        below = [float(n) for n in n_labels if n < n_pool]
-        last = max(below, default=0.0)
-        cut = last if cut is None else min(cut, last)
+    for runs in _runs_by_key(results).values():
+        for rs in runs:
+            if rs[-1]["n_labels"] < n_pool:
+                continue
+            last = max((r["n_labels"] for r in rs if r["n_labels"] < n_pool), default=0)
+            cut = last if cut is None else min(cut, last)
     return cut
 
 
@@ -85,35 +104,56 @@ def _format_n(value):
 def curve_table(results, headers=None):
     """Learning curves as text: mean ± std of the validation score, one column per learner.
 
-    Rows stop before the first round in which a learner labeled the whole
-    pool. ``headers`` maps ``(strategy, selection)`` to a column title
-    (default ``strategy/selection``). Returns ``(text, n_rows_dropped)``.
+    Rows stop where the comparison does (:func:`comparable_labels`). When
+    every run of a learner had the same labels at each round, rows are label
+    counts; when runs differ (rounds of at most one label per predicted
+    class), rows are rounds and each cell also gives its mean label count.
+    ``headers`` maps ``(strategy, selection)`` to a column title (default
+    ``strategy/selection``). Returns ``(text, n_rows_dropped)``.
     """
-    curves = results.curves()
-    keys = list(curves)
+    runs_by_key = _runs_by_key(results)
+    keys = list(runs_by_key)
     headers = headers or {key: f"{key[0]}/{key[1]}" for key in keys}
     cut = comparable_labels(results)
-    rows, dropped = {}, set()
-    for j, key in enumerate(keys):
-        n_labels, mean, std = curves[key]
-        for n, m, s in zip(n_labels, mean, std):
-            if cut is not None and n > cut:
-                dropped.add(float(n))
+    cells, by_round, dropped = {}, False, 0
+    for key, runs in runs_by_key.items():
+        length = min(len(rs) for rs in runs)  # rounds every run has, as curves() aligns them
+        rows = []
+        for k in range(length):
+            n = np.array([rs[k]["n_labels"] for rs in runs], dtype=np.float64)
+            v = np.array([rs[k]["val_score"] for rs in runs], dtype=np.float64)
+            if cut is not None and n.max() > cut:
+                dropped += 1
                 continue
-            rows.setdefault(float(n), {})[j] = f"{m:.3f} \u00b1 {s:.3f}"
-    width = [max(13, len(headers[key])) for key in keys]
-    lines = ["  " + f"{'labels':>6s}  "
+            by_round |= bool(n.min() != n.max())
+            rows.append((k, float(n.mean()), float(v.mean()), float(v.std())))
+        cells[key] = rows
+    first = "round" if by_round else "labels"
+    table = {}
+    for j, key in enumerate(keys):
+        for k, n, mean, std in cells[key]:
+            text = f"{mean:.3f} \u00b1 {std:.3f}"
+            if by_round:
+                text += f" at {_format_n(n)}"
+            table.setdefault(k if by_round else n, {})[j] = text
+    width = [max(13 + (9 if by_round else 0), len(headers[key])) for key in keys]
+    lines = ["  " + f"{first:>6s}  "
              + "  ".join(f"{headers[key]:>{w}s}" for key, w in zip(keys, width))]
-    for n in sorted(rows):
-        cells = [f"{rows[n].get(j, ''):>{w}s}" for j, w in enumerate(width)]
-        lines.append("  " + f"{_format_n(n):>6s}  " + "  ".join(cells).rstrip())
-    return "\n".join(lines), len(dropped - set(rows))
+    for row in sorted(table):
+        cells_text = [f"{table[row].get(j, ''):>{w}s}" for j, w in enumerate(width)]
+        lines.append("  " + f"{_format_n(row):>6s}  " + "  ".join(cells_text).rstrip())
+    if by_round:
+        lines.append(wrap("(runs asked different numbers of labels per round: each cell is "
+                          "the mean score at that round, at its mean number of labels)", "  "))
+    return "\n".join(lines), dropped
 
 
 def _reach_text(reach):
     if reach["n_reached"] == 0:
         return f"not reached within {max(reach['max_labels'])} labels"
-    text = f"{reach['n_labels']:.0f} \u00b1 {reach['n_labels_std']:.0f} labels"
+    text = f"{reach['n_labels']:.0f} labels"
+    if reach["n_reached"] > 1:
+        text = f"{reach['n_labels']:.0f} \u00b1 {reach['n_labels_std']:.0f} labels"
     if reach["n_reached"] < reach["n_runs"]:
         text += (f" in the {reach['n_reached']} of {reach['n_runs']} runs that got there "
                  f"(the others not within {max(reach['max_labels'])})")
@@ -137,9 +177,14 @@ def reach_lines(results, headers=None, baseline="random"):
                 line += f" ({_pct(r['n_labels'] / n_pool)} of the pool)"
             if key in saved:
                 saving, lower = saved[key]
+                # With a lower bound on what the baseline needed, a saving is at
+                # least this large, and a shortfall at most this large.
+                bound = ("at least " if saving >= 0 else "at most ") if lower else ""
                 word = "fewer" if saving >= 0 else "more"
-                line += (f", {'at least ' if lower else ''}{_pct(abs(saving))} {word} "
-                         f"labels than {baseline}")
+                line += f", {bound}{_pct(abs(saving))} {word} labels than {baseline}"
+            elif key[0] != baseline and 0 < r["n_reached"] < r["n_runs"]:
+                line += (f"; no saving against {baseline} is given, as not every run got "
+                         "there")
             lines.append(wrap(line.strip() + ".", "    "))
     return lines
 

@@ -411,7 +411,7 @@ def run_simulate(args, out=None):
     say()
     say(wrap("What is compared: each strategy decides which clips an oracle labels next, "
              "starting from the same labels in each run:"))
-    for line in strategy_lines(args.strategies, args.selections):
+    for line in strategy_lines(args.strategies, args.selections, preset=args.preset):
         say(line)
     say()
     say(f"Learning curves: validation {args.scoring}, mean \u00b1 std over "

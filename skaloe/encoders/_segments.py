@@ -132,17 +132,40 @@ def is_segment_item(item):
     )
 
 
+def _check_partial_table(names, what, whole_files, whole=False):
+    """Refuse a table that looks like segments but lacks a column.
+
+    A ``path`` column with ``start`` or ``end`` (or, for a mapping, any
+    ``path`` key) but not both is a table of segments with a column missing
+    or misnamed; embedding it as whole files would silently be wrong.
+    """
+    if "path" not in names:
+        return
+    missing = [c for c in ("start", "end") if c not in names]
+    if whole or len(missing) < 2:
+        raise ValueError(
+            f"{what} with a 'path' column but no {' or '.join(repr(c) for c in missing)} "
+            f"column; a table of segments needs the columns path, start and end (seconds), "
+            f"e.g. from skaloe.datasets.segment_recordings; to embed whole files, pass "
+            f"{whole_files}."
+        )
+
+
 def segment_table(X):
     """The segments of a table (a DataFrame or a mapping with path, start, end), else None."""
     if hasattr(X, "columns") and hasattr(X, "iloc"):
-        if not {"path", "start", "end"} <= set(map(str, X.columns)):
+        names = set(map(str, X.columns))
+        if not {"path", "start", "end"} <= names:
+            _check_partial_table(names, "X is a DataFrame", "X['path']")
             return None
         columns = [X["path"].tolist(), X["start"].tolist(), X["end"].tolist()]
     elif hasattr(X, "keys") and hasattr(X, "__getitem__") and not hasattr(X, "shape"):
         try:
-            if not {"path", "start", "end"} <= set(X.keys()):
-                return None
+            names = set(X.keys())
         except TypeError:
+            return None
+        if not {"path", "start", "end"} <= names:
+            _check_partial_table(names, "X is a mapping", "list(X['path'])", whole=True)
             return None
         columns = []
         for name in ("path", "start", "end"):

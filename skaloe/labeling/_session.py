@@ -89,7 +89,7 @@ def _plural(n, word):
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def plain_stopping_advice(learner):
+def plain_stopping_advice(learner, noun="clips"):
     """The advice of a session's stopping rule in plain words, for the person labeling.
 
     A session teaches one label per round, so the rules count labels. The
@@ -103,6 +103,9 @@ def plain_stopping_advice(learner):
     ----------
     learner : ActiveLearner
         A fitted learner with stopping rules.
+    noun : str, default="clips"
+        What the pool holds, as the page calls it ("clips", or "windows" of
+        long recordings).
 
     Returns
     -------
@@ -113,43 +116,45 @@ def plain_stopping_advice(learner):
     lines = []
     for rule in learner.stopping_:
         if isinstance(rule, StabilizingPredictions):
-            lines.append(_stabilizing_advice(rule))
+            lines.append(_stabilizing_advice(rule, noun))
         elif isinstance(rule, PlateauStopping):
-            lines.append(_plateau_advice(rule))
+            lines.append(_plateau_advice(rule, noun))
         else:
             lines.append(rule.describe())
     return " ".join(lines)
 
 
-def _stabilizing_advice(rule):
+def _stabilizing_advice(rule, noun):
     window = rule.window
     if not rule.agreements_:
         return ("Keep labeling. Once two classes have labels, this line says when new labels "
-                "stop changing the model's guesses for the clips.")
+                f"stop changing the model's guesses for the {noun}.")
     if rule.stop_:
-        return (f"You can stop: the model's guesses for the clips have stopped changing over "
+        return (f"You can stop: the model's guesses for the {noun} have stopped changing over "
                 f"the last {_plural(window, 'label')}; more labels are unlikely to help much.")
     if rule.n_stable_ == 0:
-        return "Keep labeling: your last label still changed the model's guesses for some clips."
+        return ("Keep labeling: your last label still changed the model's guesses for some "
+                f"{noun}.")
     recent = "your last label" if rule.n_stable_ == 1 else f"your last {rule.n_stable_} labels"
-    return (f"Keep labeling: {recent} left the model's guesses for the clips (nearly) "
+    return (f"Keep labeling: {recent} left the model's guesses for the {noun} (nearly) "
             f"unchanged; once {window} labels in a row do, more labels are unlikely to help "
             "much.")
 
 
-def _plateau_advice(rule):
+def _plateau_advice(rule, noun):
     if not rule.n_updates_:
         return ("Keep labeling. Once two classes have labels, the accuracy on your validation "
-                "clips is measured after every label.")
+                f"{noun} is measured after every label.")
     best = f"best {rule.best_score_:.1%}, reached at {_plural(rule.best_n_labels_, 'label')}"
     flat = ("did not rise with your last label" if rule.wait_ == 1 else
             f"has not risen over your last {rule.wait_} labels")
     if rule.stop_:
-        return (f"You can stop: the accuracy on your validation clips {flat} ({best}); more "
+        return (f"You can stop: the accuracy on your validation {noun} {flat} ({best}); more "
                 "labels are unlikely to help much.")
     if rule.wait_ == 0:
-        return f"Keep labeling: the accuracy on your validation clips is still rising ({best})."
-    return (f"Keep labeling: the accuracy on your validation clips {flat} ({best}); once "
+        return (f"Keep labeling: the accuracy on your validation {noun} is still rising "
+                f"({best}).")
+    return (f"Keep labeling: the accuracy on your validation {noun} {flat} ({best}); once "
             f"{rule.patience} labels in a row bring no rise, more labels are unlikely to help "
             "much.")
 
@@ -1001,8 +1006,10 @@ class DurableSession:
             )
         se = float(np.std(scores, ddof=1) / np.sqrt(k))
         return (float(np.mean(scores)), se,
-                f"{k}-fold cross-validation on the {len(labels)} labels so far; active "
-                "learning picks hard clips, so it is not a validation accuracy")
+                f"a rough guide, from your {len(labels)} labels ({k}-fold cross-validation): "
+                "active learning asks about the hardest clips, so the accuracy on clips "
+                "picked at random differs; give a labeled held-out set (--val-input, or "
+                "validation= in Python) to measure it")
 
     def progress(self):
         """Where the session stands, for a person.
@@ -1048,7 +1055,8 @@ class DurableSession:
                 "accuracy_error": error,
                 "accuracy_kind": kind,
                 "accuracy_text": text,
-                "hint": plain_stopping_advice(learner),
+                "hint": plain_stopping_advice(learner,
+                                              "windows" if self.is_segments else "clips"),
                 "hint_detail": learner.stopping_hint(),
                 "should_stop": bool(learner.should_stop_),
                 "can_undo": bool(self._active),

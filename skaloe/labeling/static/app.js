@@ -95,11 +95,11 @@ function segmentContext(segment, audio) {
     around = formatSeconds(segment.after) + " after (the recording starts with it)";
   }
   note.textContent = segment.times + (segment.recording ? " of " + segment.recording : "") +
-    ", with " + around + ": the segment is " + formatSeconds(from).slice(0, -2) + "\u2013" +
+    ", with " + around + ": the window is " + formatSeconds(from).slice(0, -2) + "\u2013" +
     formatSeconds(to) + " into the player.";
   const bar = document.createElement("div");
   bar.className = "span";
-  bar.title = "the player's audio: the segment in blue, its context in grey";
+  bar.title = "the player's audio: the window in blue, its context in grey";
   const inside = document.createElement("div");
   inside.className = "inside";
   inside.style.left = (100 * from / total) + "%";
