@@ -69,11 +69,7 @@ def strategy_lines(names, selections, preset=None):
 
 def _runs_by_key(results):
     """``(strategy, selection) -> list of runs``, each run its records in round order."""
-    by_key = {}
-    for r in results.records:
-        by_key.setdefault((r["strategy"], r["selection"]), {}).setdefault(r["run"], []).append(r)
-    return {key: [sorted(rs, key=lambda r: r["round"]) for _, rs in sorted(runs.items())]
-            for key, runs in by_key.items()}
+    return {key: list(results._runs(key).values()) for key in results._keys()}
 
 
 def comparable_labels(results):
@@ -97,7 +93,8 @@ def comparable_labels(results):
     return cut
 
 
-def _format_n(value):
+def format_count(value):
+    """A label count as printed: whole numbers without decimals, means with one."""
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
@@ -134,14 +131,14 @@ def curve_table(results, headers=None):
         for k, n, mean, std in cells[key]:
             text = f"{mean:.3f} \u00b1 {std:.3f}"
             if by_round:
-                text += f" at {_format_n(n)}"
+                text += f" at {format_count(n)}"
             table.setdefault(k if by_round else n, {})[j] = text
     width = [max(13 + (9 if by_round else 0), len(headers[key])) for key in keys]
     lines = ["  " + f"{first:>6s}  "
              + "  ".join(f"{headers[key]:>{w}s}" for key, w in zip(keys, width))]
     for row in sorted(table):
         cells_text = [f"{table[row].get(j, ''):>{w}s}" for j, w in enumerate(width)]
-        lines.append("  " + f"{_format_n(row):>6s}  " + "  ".join(cells_text).rstrip())
+        lines.append("  " + f"{format_count(row):>6s}  " + "  ".join(cells_text).rstrip())
     if by_round:
         lines.append(wrap("(runs asked different numbers of labels per round: each cell is "
                           "the mean score at that round, at its mean number of labels)", "  "))

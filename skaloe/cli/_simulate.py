@@ -27,6 +27,7 @@ from ._parser import (
 from ._report import (
     comparable_labels,
     curve_table,
+    format_count,
     ran_out_note,
     reach_lines,
     strategy_lines,
@@ -256,10 +257,6 @@ def _align_labels(y, names, pool_names, option, source):
     return mapping[y]
 
 
-def _format_labels(value):
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
-
-
 def _plot_curves(results, path):
     """Write the learning curves as a PNG; a one-line reason when it cannot."""
     try:
@@ -430,7 +427,7 @@ def run_simulate(args, out=None):
     cut = comparable_labels(results) if note else None
     if cut is not None:
         summary = results.summary(at_labels=cut).to_text()
-        say(wrap(f"Summary at {_format_labels(cut)} labels, the last round before the pool "
+        say(wrap(f"Summary at {format_count(cut)} labels, the last round before the pool "
                  f"ran out: validation {args.scoring}, mean \u00b1 std over runs (the test "
                  "set is scored at the end only, with every clip labeled)"))
     else:

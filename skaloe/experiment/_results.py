@@ -281,11 +281,7 @@ class SimulationResults:
         """
         out = {}
         for key in self._keys():
-            by_run = {}
-            for r in self.records:
-                if (r["strategy"], r["selection"]) == key:
-                    by_run.setdefault(r["run"], []).append(r)
-            runs = [sorted(rs, key=lambda r: r["round"]) for rs in by_run.values()]
+            runs = list(self._runs(key).values())
             length = min(len(rs) for rs in runs)
             n_labels = np.array([[r["n_labels"] for r in rs[:length]] for rs in runs],
                                 dtype=np.float64)
@@ -498,11 +494,7 @@ class SimulationResults:
                     row[f"stop_{key}_val"] = point["val_score"]
             else:
                 picked = []
-                by_run = {}
-                for r in self.records:
-                    if (r["strategy"], r["selection"]) == (strategy, selection):
-                        by_run.setdefault(r["run"], []).append(r)
-                for run, rs in by_run.items():
+                for run, rs in self._runs((strategy, selection)).items():
                     within = [r for r in rs if r["n_labels"] <= at_labels]
                     if not within:
                         smallest = min(r["n_labels"] for r in rs)
